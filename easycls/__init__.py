@@ -1,0 +1,14 @@
+"""easycls: beginner-friendly image classification on PyTorch.
+
+    >>> from easycls import Classifier as cls
+    >>> model = cls('LeNet')
+"""
+from .classifier import Classifier
+from .engine.log import read_log
+from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ImageError,
+                     PathNotFoundError, TrainingError, WeightsUnavailableError)
+from .version import __version__
+
+__all__ = ["Classifier", "read_log", "__version__", "EasyclsError", "BackboneError",
+           "DatasetError", "CheckpointError", "ImageError", "TrainingError",
+           "PathNotFoundError", "WeightsUnavailableError"]

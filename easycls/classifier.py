@@ -1,0 +1,236 @@
+"""The Classifier facade: holds the state of one model and delegates the work."""
+from pathlib import Path
+from typing import List, Optional, Union
+
+from .data.folder import FolderDataset, read_dataset
+from .data.images import survey_images
+from .engine.checkpoint import (check_backbone, load_matching_weights, model_from_checkpoint,
+                                read_checkpoint)
+from .engine.device import resolve_device
+from .engine.recipe import default_recipe, recipe_from_meta
+from .engine.run_folder import prepare_save_fold
+from .engine.trainer import Trainer, seed_everything
+from .errors import CheckpointError, DatasetError, EasyclsError
+from .inference import Predictor, predict_inputs
+from .models import create_model, find_head, get_spec, list_models
+from .results import format_results
+
+DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
+
+
+class Classifier:
+    """An image classifier: pick a backbone, load a data set, train, infer.
+
+    Example:
+        >>> from easycls import Classifier as cls
+        >>> model = cls('LeNet')
+        >>> model.load_dataset('dataset/hand_gray')
+        >>> history = model.train(epochs=10)
+        >>> result = model.inference('demo/rock.png')
+    """
+
+    def __init__(self, backbone: str = "LeNet", num_classes: Optional[int] = None,
+                 device: str = "auto"):
+        self.spec = get_spec(backbone)
+        self.backbone = self.spec.name
+        self.num_classes = num_classes
+        self.device = device
+        self.save_fold = DEFAULT_SAVE_FOLD
+        self.dataset: Optional[FolderDataset] = None
+        self.net = None
+        self.meta: Optional[dict] = None
+        self.last_results = None
+        self._predictor: Optional[Predictor] = None
+
+    def __repr__(self) -> str:
+        classes = self.meta["classes"] if self.meta else (self.dataset.classes if self.dataset else None)
+        return f"Classifier(backbone={self.backbone!r}, num_classes={self.num_classes!r}, classes={classes!r})"
+
+    @staticmethod
+    def sota() -> List[str]:
+        """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...]."""
+        return list_models()
+
+    def load_dataset(self, path: Union[str, Path]) -> FolderDataset:
+        """Read an ImageNet-style data set folder and fix its classes.
+
+        Example:
+            >>> model.load_dataset('dataset/hand_gray')
+        """
+        self.num_classes = _checked_num_classes(self.num_classes)
+        self.dataset = read_dataset(path, num_classes=self.num_classes)
+        self.num_classes = len(self.dataset.classes)
+        sizes = ", ".join(f"{name} {count}" for name, count in self.dataset.sizes().items())
+        print(f"Data set '{path}': {self.num_classes} classes ({', '.join(self.dataset.classes)}); "
+              f"images: {sizes}.")
+        return self.dataset
+
+    def train(self, epochs: int = 10, batch_size: Optional[int] = None, lr: Optional[float] = None,
+              optimizer: str = "SGD", validate: bool = True, random_seed: int = 0,
+              device: Optional[str] = None, save_fold: Optional[Union[str, Path]] = None,
+              checkpoint: Optional[Union[str, Path]] = None, resume: bool = False,
+              topk=None, image_size: Optional[int] = None, channels: Optional[int] = None,
+              augment: bool = True, pretrained: bool = False, cache="auto",
+              weight_decay: Optional[float] = None, save_interval: Optional[int] = None,
+              verbose: bool = True) -> List[dict]:
+        """Train on the loaded data set; write log.json and checkpoints into save_fold.
+
+        Unset settings get the backbone's defaults, printed before training starts.
+        `checkpoint=` starts from saved weights (fine-tuning); `resume=True`
+        continues the interrupted run in save_fold. Returns the log lines written.
+
+        Example:
+            >>> history = model.train(epochs=10, validate=True)
+        """
+        dataset = self._require_dataset()
+        if save_fold is not None:
+            self.save_fold = save_fold
+        folder = Path(self.save_fold)
+        run_device = resolve_device(device or self.device)
+        if resume:
+            trainer = self._resumed_trainer(dataset, folder, epochs, run_device, validate,
+                                            save_interval, verbose)
+        else:
+            start = read_checkpoint(checkpoint) if checkpoint is not None else None
+            if start is not None:
+                check_backbone(start, self.backbone, checkpoint)
+            gray, side = survey_images([path for path, _ in dataset.splits["train"]])
+            recipe = default_recipe(
+                self.spec, len(dataset.classes), train_size=len(dataset.splits["train"]),
+                data_is_gray=gray, data_side=side,
+                epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                weight_decay=weight_decay, image_size=image_size, channels=channels,
+                augment=augment, topk=topk, seed=random_seed, pretrained=pretrained, cache=cache,
+                fixed_input=start["meta"] if start is not None else None)
+            seed_everything(recipe.seed)
+            model = create_model(self.backbone, len(dataset.classes), recipe.channels,
+                                 pretrained=pretrained)
+            if start is not None:
+                self._start_from(model, start, checkpoint, dataset.classes)
+            prepare_save_fold(folder)
+            print(recipe.describe())
+            trainer = Trainer(model, dataset, recipe, folder, run_device, validate=validate,
+                              save_interval=save_interval, verbose=verbose)
+        history = trainer.run()
+        self.net, self.meta = trainer.model, trainer.meta(trainer.recipe.epochs)
+        self._predictor = Predictor(self.net, self.meta, run_device)
+        if trainer.best:
+            print(f"Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
+                  + f". Checkpoints in '{folder}'.")
+        return history
+
+    def _resumed_trainer(self, dataset, folder, epochs, device, validate, save_interval, verbose):
+        path = folder / "latest.pth"
+        state = read_checkpoint(path)
+        check_backbone(state, self.backbone, path)
+        if list(state["meta"]["classes"]) != list(dataset.classes):
+            raise CheckpointError(
+                f"Cannot resume '{path}': it was trained on classes "
+                f"{', '.join(state['meta']['classes'])}, but the loaded data set has "
+                f"{', '.join(dataset.classes)}. Load the same data set, or start a new run "
+                f"with checkpoint='{path}' to fine-tune instead.")
+        recipe = recipe_from_meta(state["meta"]["recipe"], "resumed run")
+        recipe.epochs = epochs
+        model = model_from_checkpoint(state, path)
+        print(f"Resuming '{path}' after epoch {state['meta']['epoch']} of {epochs}, with the "
+              f"settings it was started with.")
+        trainer = Trainer(model, dataset, recipe, folder, device, validate=validate,
+                          save_interval=save_interval, verbose=verbose)
+        trainer.resume_from(state)
+        return trainer
+
+    def _start_from(self, model, start: dict, path, classes: List[str]) -> None:
+        """Load a checkpoint's weights for fine-tuning; a head for other classes is replaced."""
+        state = dict(start["state_dict"])
+        if list(start["meta"]["classes"]) != list(classes):
+            head = find_head(model)[0]
+            state = {k: v for k, v in state.items() if not k.startswith(head + ".")}
+            print(f"Fine-tuning from '{path}': its classes ({', '.join(start['meta']['classes'])}) "
+                  f"differ from this data set's ({', '.join(classes)}), so the last layer starts "
+                  f"fresh; all other weights are loaded.")
+        fresh = load_matching_weights(model, state)
+        if not start["meta"]["classes"] == list(classes):
+            return
+        if fresh:
+            raise CheckpointError(f"'{path}' is missing weights for {', '.join(fresh[:5])}; it "
+                                  f"does not fit {self.backbone}.")
+        print(f"Continuing training from the weights in '{path}'.")
+
+    def load_checkpoint(self, checkpoint: Union[str, Path], device: str = "auto") -> dict:
+        """Restore backbone weights, classes and preprocessing from a checkpoint file.
+
+        Example:
+            >>> model.load_checkpoint('checkpoints/hand_gray/best_accuracy_top-1.pth')
+        """
+        state = read_checkpoint(checkpoint)
+        check_backbone(state, self.backbone, checkpoint)
+        self.net = model_from_checkpoint(state, checkpoint)
+        self.meta = state["meta"]
+        self.num_classes = self.meta["num_classes"]
+        self._predictor = Predictor(self.net, self.meta, resolve_device(device or self.device))
+        return self.meta
+
+    def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
+                  device: str = "auto", save_fold: Union[str, Path] = "cls_result"):
+        """Classify images with the given checkpoint (or the model just trained).
+
+        `image`: a file, a folder, a PIL image, a numpy array (RGB) or a list of these.
+        Returns one result dict, or a list of them for a folder or list.
+
+        Example:
+            >>> result = model.inference('demo/rock.png', checkpoint='checkpoints/lenet_hand_gray.pth')
+        """
+        if checkpoint is not None:
+            self.load_checkpoint(checkpoint, device=device)
+        return self.fast_inference(image, show=show, save_fold=save_fold)
+
+    def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result"):
+        """Classify images with the loaded model, without reading a checkpoint again."""
+        predictor = self._require_predictor()
+        results, items = predict_inputs(predictor, image)
+        if show:
+            from .visualize import in_notebook, save_annotated
+
+            rows = [results] if isinstance(results, dict) else results
+            written = save_annotated(items, rows, save_fold, display=in_notebook())
+            print(f"Saved {len(written)} annotated picture(s) in '{save_fold}'.")
+        self.last_results = results
+        return results
+
+    def print_result(self, result=None, lang: str = "en"):
+        """Print a table of the given results (default: the last ones) and return them."""
+        result = self.last_results if result is None else result
+        if result is None:
+            raise EasyclsError("There are no results to print yet: call model.inference(...) "
+                               "first, or pass its result: model.print_result(result).")
+        print(format_results(result, lang))
+        return result
+
+    def _require_dataset(self) -> FolderDataset:
+        if self.dataset is None:
+            raise DatasetError("No data set is loaded. Call model.load_dataset('path/to/dataset') "
+                               "before model.train().")
+        if self.num_classes is not None and self.num_classes != len(self.dataset.classes):
+            raise DatasetError(
+                f"The model is set to {self.num_classes} classes, but the loaded data set has "
+                f"{len(self.dataset.classes)}: {', '.join(self.dataset.classes)}. Remove "
+                f"`model.num_classes = {self.num_classes}`, or set it to "
+                f"{len(self.dataset.classes)}.")
+        return self.dataset
+
+    def _require_predictor(self) -> Predictor:
+        if self._predictor is None:
+            raise CheckpointError(
+                "This model has no weights yet. Pass a checkpoint, e.g. "
+                "model.inference(image, checkpoint='checkpoints/cls_model/best_accuracy_top-1.pth'), "
+                "call model.load_checkpoint(...) first, or train it with model.train().")
+        return self._predictor
+
+
+def _checked_num_classes(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise DatasetError(f"num_classes={value!r} is not valid: expected a whole number of at "
+                           f"least 2, or leave it unset to take it from classes.txt.")
+    return value

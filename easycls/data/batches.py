@@ -1,0 +1,122 @@
+"""Batches of uint8 images and labels, from memory or streamed from files.
+
+Both sources yield the same thing, so the training loop does not care which one
+it got: `(images uint8 NxCxHxW, labels int64 N)`.
+"""
+import os
+import sys
+from typing import Iterator, List, Sequence, Tuple
+
+import torch
+
+from ..errors import EasyclsError
+from .cache import DecodedSplit
+from .images import load_for_model
+
+Batch = Tuple[torch.Tensor, torch.Tensor]
+
+
+def _batch_slices(count: int, batch_size: int, drop_single: bool) -> List[Tuple[int, int]]:
+    # A final batch of one image breaks BatchNorm in training mode; it is dropped.
+    slices = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    if drop_single and len(slices) > 1 and slices[-1][1] - slices[-1][0] == 1:
+        slices.pop()
+    return slices
+
+
+class CachedBatches:
+    """Batches by indexing a decoded split; shuffled with the given generator."""
+
+    def __init__(self, split: DecodedSplit, batch_size: int, shuffle: bool,
+                 generator: torch.Generator = None, drop_single: bool = False):
+        self.split, self.batch_size, self.shuffle = split, batch_size, shuffle
+        self.generator, self.drop_single = generator, drop_single
+
+        self.images, self.labels = split.images, split.labels
+
+    def __len__(self) -> int:
+        return len(_batch_slices(len(self.split), self.batch_size, self.drop_single))
+
+    def place(self, device: torch.device, max_bytes: int) -> str:
+        """Keep the images on the GPU when they fit (no copies per batch), else pin them."""
+        if device.type != "cuda":
+            return "memory"
+        if self.images.numel() <= max_bytes:
+            self.images, self.labels = self.images.to(device), self.labels.to(device)
+            return "gpu"
+        self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
+        return "pinned memory"
+
+    def __iter__(self) -> Iterator[Batch]:
+        count = len(self.split)
+        order = torch.randperm(count, generator=self.generator) if self.shuffle else None
+        for start, stop in _batch_slices(count, self.batch_size, self.drop_single):
+            if order is None:
+                yield self.images[start:stop], self.labels[start:stop]
+            else:
+                index = order[start:stop].to(self.images.device)
+                yield self.images[index], self.labels[index]
+
+
+class _FileDataset(torch.utils.data.Dataset):
+    """Decodes one file per item; an unreadable file comes back with label -1."""
+
+    def __init__(self, samples, channels, image_size):
+        self.samples, self.channels, self.image_size = samples, channels, image_size
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        path, label = self.samples[index]
+        try:
+            return torch.from_numpy(load_for_model(path, self.channels, self.image_size)), label
+        except EasyclsError:
+            return torch.zeros(self.channels, self.image_size, self.image_size,
+                               dtype=torch.uint8), -1
+
+
+def default_workers() -> int:
+    # Worker processes on Windows and macOS re-import the user's script, which then
+    # needs an `if __name__ == '__main__'` guard; threads in the main process do not.
+    if sys.platform != "linux":
+        return 0
+    return min(4, os.cpu_count() or 1)
+
+
+class StreamedBatches:
+    """Batches decoded from files on the fly, for data sets larger than the memory budget."""
+
+    def __init__(self, samples: Sequence[Tuple[str, int]], channels: int, image_size: int,
+                 batch_size: int, shuffle: bool, generator: torch.Generator = None,
+                 drop_single: bool = False, workers: int = None):
+        self.samples = list(samples)
+        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
+        self.drop_single = drop_single
+        self.dataset = _FileDataset(self.samples, channels, image_size)
+        self.workers = default_workers() if workers is None else workers
+        self.bad_files: List[str] = []
+        self.pin = False
+
+    def place(self, device: torch.device, max_bytes: int) -> str:
+        self.pin = device.type == "cuda"
+        return "files"
+
+    def __len__(self) -> int:
+        return len(_batch_slices(len(self.samples), self.batch_size, self.drop_single))
+
+    def __iter__(self) -> Iterator[Batch]:
+        count = len(self.samples)
+        order = (torch.randperm(count, generator=self.generator) if self.shuffle
+                 else torch.arange(count)).tolist()
+        batches = [order[a:b] for a, b in _batch_slices(count, self.batch_size, self.drop_single)]
+        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches,
+                                             num_workers=self.workers, pin_memory=self.pin)
+        for indices, (images, labels) in zip(batches, loader):
+            good = labels >= 0
+            if not bool(good.all()):
+                self.bad_files.extend(self.samples[i][0]
+                                      for i, g in zip(indices, good.tolist()) if not g)
+                images, labels = images[good], labels[good]
+            if len(labels):
+                yield images, labels

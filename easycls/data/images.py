@@ -1,0 +1,130 @@
+"""Reading any picture users have into a uint8 array of the model's size and channels.
+
+One function, `to_model_array`, is used by training, validation and inference
+alike, so a model sees its pictures prepared the same way everywhere.
+"""
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import ImageError, PathNotFoundError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
+                    ".pgm", ".ppm", ".pbm", ".jfif")
+# Filled in behind transparent pixels: what a student sees when the picture is shown on a page.
+BACKGROUND = (255, 255, 255)
+
+
+def is_image_file(path: Union[str, os.PathLike]) -> bool:
+    return str(path).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def open_image(path: Union[str, os.PathLike]) -> Image.Image:
+    """Open and fully decode an image file, turned upright by its EXIF orientation."""
+    if not os.path.exists(path):
+        raise PathNotFoundError(f"Image file not found: '{path}'. Check the spelling and that "
+                                f"the path is relative to the current folder ({os.getcwd()}).")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"Cannot read '{path}' as an image ({type(exc).__name__}: {exc}). "
+                         f"The file may be truncated, corrupt or not a picture; open it in an "
+                         f"image viewer, or remove it.") from exc
+
+
+def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
+    array = np.asarray(image)
+    if image.mode == "F" and array.size and float(array.max()) <= 1.0:
+        array = array * 255.0
+    elif array.size and float(array.max()) > 255:
+        array = array / 257.0  # 16-bit range onto 8-bit
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="L")
+
+
+def to_rgb_or_gray(image: Image.Image, channels: int) -> Image.Image:
+    """Convert any PIL mode (RGBA, P, I;16, CMYK, ...) to 'L' (channels=1) or 'RGB'."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = _high_bit_depth_to_8bit(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def array_to_pil(array: np.ndarray) -> Image.Image:
+    """A numpy picture (HxW, HxWx1, HxWx3 RGB, HxWx4 RGBA; uint8 or float in [0, 1])."""
+    if not isinstance(array, np.ndarray):
+        raise ImageError(f"Expected a numpy array, got {type(array).__name__}.")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) \
+            or 0 in array.shape:
+        raise ImageError(
+            f"A numpy image must be HxW (gray), HxWx1, HxWx3 (RGB) or HxWx4 (RGBA); got shape "
+            f"{array.shape}. For a batch, pass a list of arrays; for a CxHxW array, use "
+            f"array.transpose(1, 2, 0).")
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError("The numpy image contains NaN or infinite values.")
+        if array.min() < 0 or array.max() > 1:
+            raise ImageError(
+                f"A float numpy image must hold values in [0, 1]; got values from "
+                f"{array.min():.3g} to {array.max():.3g}. Divide by 255 if it holds 0-255 "
+                f"values, or convert it with array.astype('uint8').")
+        array = np.round(array * 255)
+    elif array.dtype == np.uint16:
+        array = array / 257.0
+    elif not np.issubdtype(array.dtype, np.integer):
+        raise ImageError(f"Unsupported numpy image dtype {array.dtype}; use uint8 or float.")
+    array = np.ascontiguousarray(np.clip(array, 0, 255).astype(np.uint8))
+    mode = {2: "L", 3: "RGB", 4: "RGBA"}[array.shape[2] if array.ndim == 3 else 2]
+    return Image.fromarray(array, mode=mode)
+
+
+def to_model_array(image: Image.Image, channels: int, image_size: int) -> np.ndarray:
+    """Resize to image_size x image_size and return uint8 CxHxW."""
+    image = to_rgb_or_gray(image, channels)
+    if image.size != (image_size, image_size):
+        image = image.resize((image_size, image_size), Image.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def load_for_model(path: Union[str, Path], channels: int, image_size: int) -> np.ndarray:
+    return to_model_array(open_image(path), channels, image_size)
+
+
+def looks_grayscale(image: Image.Image) -> bool:
+    """True for gray modes, and for colour images whose three channels are equal."""
+    if image.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return True
+    rgb = np.asarray(to_rgb_or_gray(image, 3), dtype=np.int16)
+    return bool(np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 2
+                and np.abs(rgb[..., 1] - rgb[..., 2]).max() <= 2)
+
+
+def survey_images(paths, count: int = 24):
+    """(all grayscale?, median shorter side) over an even sample of the files."""
+    step = max(1, len(paths) // count)
+    grays, sides = [], []
+    for path in list(paths)[::step][:count]:
+        try:
+            image = open_image(path)
+        except (ImageError, PathNotFoundError):
+            continue
+        grays.append(looks_grayscale(image))
+        sides.append(min(image.size))
+    if not sides:
+        return False, 224
+    return all(grays), int(sorted(sides)[len(sides) // 2])

@@ -1,0 +1,51 @@
+"""GPU speed-ups (mixed precision, channels_last, cuDNN autotune); all off on a CPU."""
+import contextlib
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Acceleration:
+    device: torch.device
+    amp_dtype: Optional[torch.dtype] = None
+    channels_last: bool = False
+    scaler: Optional["torch.amp.GradScaler"] = None
+
+    @classmethod
+    def for_device(cls, device: torch.device, enabled: bool = True) -> "Acceleration":
+        if device.type != "cuda" or not enabled:
+            return cls(device)
+        torch.backends.cudnn.benchmark = True
+        bf16 = torch.cuda.is_bf16_supported()
+        # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
+        return cls(device, torch.bfloat16 if bf16 else torch.float16, True,
+                   None if bf16 else torch.amp.GradScaler("cuda"))
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        model = model.to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def prepare_input(self, images: torch.Tensor) -> torch.Tensor:
+        return images.contiguous(memory_format=torch.channels_last) if self.channels_last else images
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def describe(self) -> str:
+        if self.amp_dtype is None:
+            return f"{self.device.type}: float32"
+        return f"{self.device}: {str(self.amp_dtype).replace('torch.', '')} mixed precision, channels_last, cudnn.benchmark"

@@ -1,0 +1,37 @@
+"""Exceptions raised by easycls.
+
+Each subclasses a built-in as well, so `except ValueError` or
+`except FileNotFoundError` in user code keeps working.
+"""
+
+
+class EasyclsError(Exception):
+    """Base class of every error easycls raises on purpose."""
+
+
+class BackboneError(EasyclsError, ValueError):
+    """An unknown backbone name, or a backbone used in a way it cannot be."""
+
+
+class DatasetError(EasyclsError, ValueError):
+    """The data set on disk does not match what training needs."""
+
+
+class CheckpointError(EasyclsError, ValueError):
+    """A checkpoint file that cannot be used for the request."""
+
+
+class ImageError(EasyclsError, ValueError):
+    """An input image that cannot be read or understood."""
+
+
+class TrainingError(EasyclsError, RuntimeError):
+    """Training cannot start or cannot go on."""
+
+
+class PathNotFoundError(EasyclsError, FileNotFoundError):
+    """A path the user gave does not exist."""
+
+
+class WeightsUnavailableError(EasyclsError, RuntimeError):
+    """Pretrained weights were asked for but cannot be had (usually: offline)."""

@@ -1,0 +1,144 @@
+"""Inference: any picture input -> result dicts, decoded in threads and run in batches."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .data.augment import Normalize
+from .data.cache import default_threads
+from .data.images import array_to_pil, is_image_file, open_image, to_model_array
+from .errors import EasyclsError, ImageError, PathNotFoundError
+
+BATCH_SIZE = 64
+
+
+@dataclass
+class InputItem:
+    """One picture to classify: a file path, or an in-memory image with a display name."""
+
+    path: Optional[str]
+    image: Optional[Image.Image]
+    name: str
+
+    def load(self) -> Image.Image:
+        return open_image(self.path) if self.image is None else self.image
+
+
+def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
+    array = tensor.detach().cpu().numpy()
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 3, 4):
+        array = array.transpose(1, 2, 0)  # torch's CxHxW to HxWxC
+    return array
+
+
+def _folder_items(folder: Path, notify) -> List[InputItem]:
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    images = [p for p in files if is_image_file(p.name)]
+    others = len(files) - len(images)
+    if not images:
+        raise ImageError(f"Folder '{folder}' has no image files ({len(files)} other file(s)). "
+                         f"Expected .png, .jpg, .jpeg, .bmp, ... pictures directly inside it.")
+    if others:
+        notify(f"Skipping {others} file(s) in '{folder}' that are not images.")
+    return [InputItem(str(p), None, p.name) for p in images]
+
+
+def collect_inputs(image, notify=print) -> Tuple[List[InputItem], bool]:
+    """The pictures to classify, and whether the input was one picture (not a folder/list)."""
+    if isinstance(image, (list, tuple)):
+        if not image:
+            raise ImageError("The list of images is empty; pass at least one image.")
+        items = []
+        for index, element in enumerate(image):
+            if isinstance(element, (list, tuple)):
+                raise ImageError(f"Element {index} of the image list is itself a "
+                                 f"{type(element).__name__}; pass a flat list of images.")
+            if isinstance(element, (str, os.PathLike)) and not os.path.isdir(element):
+                items.append(InputItem(str(element), None, Path(element).name))
+            else:
+                items += [_renamed(item, index) for item in collect_inputs(element, notify)[0]]
+        return items, False
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        if path.is_dir():
+            return _folder_items(path, notify), False
+        if not path.exists():
+            raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
+                                    f"{Path.cwd()}). Check the path and its spelling.")
+        return [InputItem(str(path), None, path.name)], True
+    if isinstance(image, Image.Image):
+        return [InputItem(None, image, "image.png")], True
+    if isinstance(image, np.ndarray):
+        return [InputItem(None, array_to_pil(image), "image.png")], True
+    if isinstance(image, torch.Tensor):
+        return [InputItem(None, array_to_pil(_tensor_to_array(image)), "image.png")], True
+    raise ImageError(f"Cannot classify a {type(image).__name__}. Pass a file path, a folder "
+                     f"path, a PIL image, a numpy array (HxW or HxWxC, RGB) or a list of these.")
+
+
+def _renamed(item: InputItem, index: int) -> InputItem:
+    if item.path is None:
+        return InputItem(None, item.image, f"image_{index}.png")
+    return item
+
+
+class Predictor:
+    """A model with its preprocessing, as saved in the checkpoint's meta."""
+
+    def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device):
+        self.model, self.meta, self.device = model.to(device).eval(), meta, device
+        self.classes = list(meta["classes"])
+        self.normalize = Normalize(meta["mean"], meta["std"], device)
+        self.k = min(5, len(self.classes))
+
+    def prepare(self, item: InputItem) -> np.ndarray:
+        return to_model_array(item.load(), self.meta["channels"], self.meta["image_size"])
+
+    @torch.inference_mode()
+    def scores(self, arrays: List[np.ndarray]) -> torch.Tensor:
+        batch = torch.from_numpy(np.stack(arrays)).to(self.device, non_blocking=True)
+        return self.model(self.normalize(batch)).float().softmax(dim=1).cpu()
+
+    def result(self, item: InputItem, probabilities: torch.Tensor) -> dict:
+        top = probabilities.topk(self.k)
+        pairs = [(self.classes[i], round(float(s), 6)) for s, i in zip(top.values, top.indices)]
+        return {"image": item.path, "pred_label": int(top.indices[0]),
+                "pred_score": pairs[0][1], "pred_class": pairs[0][0], "topk": pairs}
+
+    def predict(self, items: List[InputItem], raise_errors: bool) -> List[dict]:
+        """One result per item, in order; unreadable files become {'error': ...} entries."""
+        if len(items) == 1:  # no thread pool for one picture: latency matters here
+            return [self.result(items[0], self.scores([self.prepare(items[0])])[0])]
+        results: List[Optional[dict]] = [None] * len(items)
+
+        def prepare_or_error(index):
+            try:
+                return self.prepare(items[index])
+            except EasyclsError as exc:
+                if raise_errors:
+                    raise
+                results[index] = {"image": items[index].path, "error": str(exc)}
+                return None
+
+        with ThreadPoolExecutor(default_threads()) as pool:
+            for start in range(0, len(items), BATCH_SIZE):
+                indices = list(range(start, min(start + BATCH_SIZE, len(items))))
+                arrays = list(pool.map(prepare_or_error, indices))
+                good = [(i, a) for i, a in zip(indices, arrays) if a is not None]
+                if good:
+                    probabilities = self.scores([a for _, a in good])
+                    for (i, _), row in zip(good, probabilities):
+                        results[i] = self.result(items[i], row)
+        return results
+
+
+def predict_inputs(predictor: Predictor, image, notify=print) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
+    """Results for `image` (a dict for one picture, a list otherwise) and the items read."""
+    items, single = collect_inputs(image, notify)
+    results = predictor.predict(items, raise_errors=single)
+    return (results[0] if single else results), items

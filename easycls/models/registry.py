@@ -1,0 +1,80 @@
+"""One registry of backbones: the name users type, its builder, its input spec.
+
+`Classifier.sota()` is `list_models()`; nothing else keeps a second list.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Tuple
+
+from ..errors import BackboneError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a backbone expects and how it likes to be trained by default."""
+
+    name: str
+    builder: Callable
+    image_size: int
+    channels: int  # 0 means "follow the data": 1 for grayscale sets, 3 otherwise
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    lr: float  # default SGD learning rate for batch_size
+    batch_size: int
+    aliases: Tuple[str, ...] = field(default_factory=tuple)
+    pretrained_available: bool = False
+
+    def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
+        """Normalisation mean/std for the given channel count."""
+        if len(self.mean) == channels:
+            return tuple(self.mean), tuple(self.std)
+        if channels == 1:  # grayscale input to an RGB-trained model: luminance-weighted average
+            weights = (0.299, 0.587, 0.114)
+            mean = sum(w * m for w, m in zip(weights, self.mean))
+            std = sum(w * s for w, s in zip(weights, self.std))
+            return (mean,), (std,)
+        return (self.mean[0],) * channels, (self.std[0],) * channels
+
+
+_REGISTRY: Dict[str, ModelSpec] = {}
+_LOOKUP: Dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def register(name: str, *, image_size: int, channels: int, mean, std, lr: float,
+             batch_size: int, aliases=(), pretrained_available: bool = False):
+    """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
+
+    def decorate(builder):
+        spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std), lr,
+                         batch_size, tuple(aliases), pretrained_available)
+        _REGISTRY[name] = spec
+        for alias in (name, *aliases):
+            _LOOKUP[_key(alias)] = name
+        return builder
+
+    return decorate
+
+
+def list_models() -> List[str]:
+    """The registered backbone names, in registration order."""
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a backbone, matching names case- and punctuation-insensitively."""
+    if not isinstance(name, str):
+        raise BackboneError(
+            f"The backbone must be given by name as a string, got {type(name).__name__} "
+            f"{name!r}. Choose one of: {', '.join(list_models())}.")
+    canonical = _LOOKUP.get(_key(name))
+    if canonical is None:
+        raise BackboneError(
+            f"Unknown backbone {name!r}. easycls offers: {', '.join(list_models())} "
+            f"(case does not matter). Pick one of these, e.g. Classifier('LeNet').")
+    return _REGISTRY[canonical]

@@ -1,0 +1,88 @@
+"""Pictures for people: inputs annotated with the predicted class and score."""
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional
+
+from PIL import Image, ImageDraw, ImageFont
+
+MIN_SIDE = 256  # small inputs (28-px digits) are enlarged so the label stays readable
+# Fonts that can draw Chinese class names, by platform; checked in order.
+CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Light.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+)
+
+
+@lru_cache(maxsize=None)
+def _font_path(needs_cjk: bool) -> Optional[str]:
+    if needs_cjk:
+        for path in CJK_FONTS:
+            if os.path.isfile(path):
+                return path
+    import matplotlib  # only for the path of the DejaVu font it ships
+
+    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    return path if os.path.isfile(path) else None
+
+
+def _font(text: str, size: int) -> ImageFont.ImageFont:
+    path = _font_path(not text.isascii())
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
+
+
+def annotate(image: Image.Image, text: str) -> Image.Image:
+    """A copy of `image` (RGB, at least MIN_SIDE px) with `text` on a dark band at the top."""
+    image = image.convert("RGB")
+    scale = MIN_SIDE / min(image.size)
+    if scale > 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)),
+                             Image.NEAREST if min(image.size) <= 64 else Image.BICUBIC)
+    font = _font(text, max(14, image.width // 16))
+    draw = ImageDraw.Draw(image, "RGBA")
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    pad = max(4, (bottom - top) // 4)
+    draw.rectangle((0, 0, min(image.width, right - left + 2 * pad), bottom - top + 2 * pad),
+                   fill=(0, 0, 0, 170))
+    draw.text((pad - left, pad - top), text, font=font, fill=(255, 255, 255, 255))
+    return image
+
+
+def label_text(result: dict) -> str:
+    return f"{result['pred_class']} {result['pred_score']:.2f}"
+
+
+def in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    try:
+        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
+    except AttributeError:
+        return False
+
+
+def save_annotated(items, results: List[dict], save_fold, display: bool = False) -> List[Path]:
+    """Write annotated copies (same file names) into save_fold; show them in a notebook."""
+    folder = Path(save_fold)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for item, result in zip(items, results):
+        if "error" in result:
+            continue
+        picture = annotate(item.load(), label_text(result))
+        target = folder / (Path(item.name).stem + Path(item.name).suffix.lower())
+        if target.suffix not in (".png", ".jpg", ".jpeg", ".bmp"):
+            target = target.with_suffix(".png")
+        picture.save(target)
+        written.append(target)
+        if display:
+            from IPython.display import display as show
+
+            show(picture)
+    return written

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec(Path("easycls/version.py").read_text(encoding="utf-8"), version)
+
+setup(
+    name="easycls",
+    version=version["__version__"],
+    description="Beginner-friendly image classification on PyTorch: train and infer in three lines.",
+    long_description=Path("README.md").read_text(encoding="utf-8") if Path("README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["easycls", "easycls.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "pillow>=9.1",
+        "numpy>=1.22",
+        "opencv-python>=4.5",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+        "Intended Audience :: Education",
+    ],
+)

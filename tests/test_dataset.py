@@ -1,0 +1,138 @@
+"""Reading data set folders: classes fixed once, splits checked by name, clear errors."""
+import shutil
+
+import pytest
+
+from easycls import Classifier, DatasetError
+from easycls.data.folder import read_dataset
+
+
+def quiet(_):
+    pass
+
+
+def test_missing_classes_and_val_lists_are_derived_and_written(fresh_data, capsys):
+    dataset = read_dataset(fresh_data)
+    assert dataset.classes == ["paper", "rock", "scissors"]
+    assert (fresh_data / "classes.txt").read_text().split() == dataset.classes
+    lines = (fresh_data / "val.txt").read_text().splitlines()
+    assert len(lines) == 9 and lines[0].startswith("paper/") and lines[0].endswith(" 0")
+    out = capsys.readouterr().out
+    assert "classes.txt was missing" in out and "val.txt was missing" in out
+
+
+def test_classes_txt_fixes_the_label_order(fresh_data):
+    (fresh_data / "classes.txt").write_text("scissors\nrock\npaper\n")
+    dataset = read_dataset(fresh_data, notify=quiet)
+    assert dataset.classes == ["scissors", "rock", "paper"]
+    assert all(("scissors" in path) == (label == 0) for path, label in dataset.splits["train"])
+
+
+def test_num_classes_mismatch_names_both_numbers_and_the_classes(fresh_data):
+    model = Classifier("LeNet", num_classes=4)
+    with pytest.raises(DatasetError, match=r"set to 4 classes, but .* has 3: paper, rock, scissors"):
+        model.load_dataset(fresh_data)
+
+
+def test_num_classes_is_taken_from_the_data_set_when_unset(fresh_data):
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data)
+    assert model.num_classes == 3
+
+
+def test_a_training_folder_that_is_not_a_class_is_an_error(fresh_data):
+    (fresh_data / "classes.txt").write_text("paper\nrock\nscissors\n")
+    shutil.copytree(fresh_data / "training_set" / "rock", fresh_data / "training_set" / "spock")
+    with pytest.raises(DatasetError, match=r"folder\(s\) 'spock' that are not classes"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_notebook_and_mac_litter_is_ignored(fresh_data):
+    (fresh_data / "training_set" / ".ipynb_checkpoints").mkdir()
+    (fresh_data / "training_set" / "__MACOSX").mkdir()
+    assert read_dataset(fresh_data, notify=quiet).classes == ["paper", "rock", "scissors"]
+
+
+def test_val_txt_label_contradicting_its_folder_is_an_error(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    lines = (fresh_data / "val.txt").read_text().splitlines()
+    lines[0] = lines[0].rsplit(" ", 1)[0] + " 2"
+    (fresh_data / "val.txt").write_text("\n".join(lines))
+    with pytest.raises(DatasetError, match=r"line 1: .* is in folder 'paper' but has label 2 \(scissors\)"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_val_txt_naming_missing_files_lists_them(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    with open(fresh_data / "val.txt", "a") as handle:
+        handle.write("rock/gone.png 1\n")
+    with pytest.raises(DatasetError, match=r"names 1 file\(s\) that do not exist .*rock/gone.png"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_val_txt_label_out_of_range_is_an_error(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    (fresh_data / "val.txt").write_text("paper/paper_0000.png 7\n")
+    with pytest.raises(DatasetError, match=r"label 7 is outside 0..2"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_flat_val_images_without_val_txt_are_an_error(fresh_data):
+    val = fresh_data / "val_set"
+    for path in list(val.rglob("*.png")):
+        path.rename(val / f"{path.parent.name}_{path.name}")
+    for folder in [p for p in val.iterdir() if p.is_dir()]:
+        folder.rmdir()
+    with pytest.raises(DatasetError, match="no val.txt to say their labels"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_missing_folder_says_where_it_looked(tmp_path):
+    with pytest.raises(FileNotFoundError, match="'nowhere' does not exist"):
+        Classifier("LeNet").load_dataset("nowhere")
+
+
+def test_duplicate_class_names_in_classes_txt_are_an_error(fresh_data):
+    (fresh_data / "classes.txt").write_text("paper\nrock\npaper\n")
+    with pytest.raises(DatasetError, match="lists paper more than once"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_split_folder_aliases_are_understood(fresh_data):
+    (fresh_data / "training_set").rename(fresh_data / "train")
+    (fresh_data / "val_set").rename(fresh_data / "valid")
+    dataset = read_dataset(fresh_data, notify=quiet)
+    assert dataset.sizes() == {"train": 18, "val": 9}
+
+
+def test_missing_val_set_holds_out_part_of_training_reproducibly(fresh_data):
+    shutil.rmtree(fresh_data / "val_set")
+    first = read_dataset(fresh_data, notify=quiet)
+    second = read_dataset(fresh_data, notify=quiet)
+    assert first.splits == second.splits
+    assert first.counts("val") == [1, 1, 1] and first.counts("train") == [5, 5, 5]
+    assert not set(first.splits["train"]) & set(first.splits["val"])
+
+
+def test_plain_folder_per_class_collection_is_accepted(fresh_data):
+    collection = fresh_data / "training_set"
+    dataset = read_dataset(collection, notify=quiet)
+    assert dataset.classes == ["paper", "rock", "scissors"]
+    assert dataset.sizes() == {"train": 15, "val": 3}
+
+
+def test_unwritable_lists_are_kept_in_memory(fresh_data, capsys, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def read_only_open(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    dataset = read_dataset(fresh_data)
+    assert dataset.classes == ["paper", "rock", "scissors"] and dataset.sizes()["val"] == 9
+    assert not (fresh_data / "classes.txt").exists()
+    assert "in memory only (could not write it: Permission denied)" in capsys.readouterr().out

@@ -1,0 +1,207 @@
+"""Inference on every kind of input, annotated pictures, printed tables, clear errors."""
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from easycls import CheckpointError, Classifier, EasyclsError, ImageError
+
+CLASSES = ["paper", "rock", "scissors"]
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    _, save_fold, _ = trained
+    loaded = Classifier("LeNet")
+    loaded.load_checkpoint(save_fold / "best_accuracy_top-1.pth", device="cpu")
+    return loaded
+
+
+@pytest.fixture
+def picture_folder(hand_data, tmp_path):
+    """Two test pictures of each class, a text file and a broken 'image'."""
+    folder = tmp_path / "many pictures"
+    folder.mkdir()
+    for name in CLASSES:
+        for path in sorted((hand_data / "test_set" / name).glob("*.png"))[:2]:
+            shutil.copy(path, folder / path.name)
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return folder
+
+
+def test_result_of_one_file_has_the_documented_keys(model, hand_data):
+    path = sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]
+    result = model.fast_inference(str(path))
+    assert set(result) == {"image", "pred_label", "pred_score", "pred_class", "topk"}
+    assert result["image"] == str(path)
+    assert result["pred_class"] == CLASSES[result["pred_label"]]
+    assert [c for c, _ in result["topk"]][0] == result["pred_class"]
+    assert sorted(c for c, _ in result["topk"]) == CLASSES
+    assert abs(sum(s for _, s in result["topk"]) - 1.0) < 1e-4
+
+
+def test_test_split_is_classified_well(model, hand_data):
+    results = model.fast_inference(str(hand_data / "test_set" / "paper")) + \
+        model.fast_inference(str(hand_data / "test_set" / "rock")) + \
+        model.fast_inference(str(hand_data / "test_set" / "scissors"))
+    truth = [r["image"].replace("\\", "/").split("/")[-2] for r in results]
+    accuracy = np.mean([r["pred_class"] == t for r, t in zip(results, truth)])
+    assert accuracy >= 0.85
+
+
+def test_folder_gives_sorted_results_with_errors_for_broken_files(model, picture_folder, capsys):
+    results = model.fast_inference(picture_folder)
+    names = [r["image"].replace("\\", "/").rsplit("/", 1)[1] for r in results]
+    assert names == sorted(p.name for p in picture_folder.glob("*.png"))
+    assert "error" in results[-1] and "zz_broken.png" in results[-1]["error"]
+    assert all("pred_class" in r for r in results[:-1])
+    assert "Skipping 1 file(s)" in capsys.readouterr().out
+
+
+def test_pil_numpy_and_file_inputs_agree(model, hand_data):
+    path = sorted((hand_data / "test_set" / "scissors").glob("*.png"))[0]
+    from_file = model.fast_inference(str(path))
+    pil = Image.open(path)
+    gray = np.asarray(pil)
+    rgb = np.asarray(pil.convert("RGB"))
+    for image in (pil, gray, gray[:, :, None], rgb, rgb.astype(np.float32) / 255,
+                  np.asarray(pil.convert("RGBA"))):
+        result = model.fast_inference(image)
+        assert result["image"] is None
+        assert result["pred_label"] == from_file["pred_label"]
+        assert result["pred_score"] == pytest.approx(from_file["pred_score"], abs=1e-3)
+
+
+def test_list_input_gives_one_result_per_element(model, hand_data):
+    path = sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]
+    results = model.fast_inference([str(path), np.zeros((20, 20), np.uint8)])
+    assert len(results) == 2 and results[0]["image"] == str(path) and results[1]["image"] is None
+
+
+def test_show_writes_annotated_copies_with_the_same_names(model, picture_folder, tmp_path, capsys):
+    out = tmp_path / "cls_result"
+    results = model.fast_inference(picture_folder, show=True, save_fold=out)
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted(p.name for p in picture_folder.glob("*.png") if p.name != "zz_broken.png")
+    picture = Image.open(out / written[0])
+    assert min(picture.size) >= 256
+    assert f"Saved {len(results) - 1} annotated picture(s)" in capsys.readouterr().out
+
+
+def test_annotation_draws_non_ascii_class_names(tmp_path):
+    from easycls.visualize import annotate
+
+    plain = Image.new("RGB", (64, 64), "gray")
+    marked = annotate(plain, "石头 0.98")
+    assert marked.size == (256, 256)
+    band = np.asarray(marked)[:20]
+    assert band.max() > 200  # white text was drawn on the dark band
+
+
+def test_inference_with_checkpoint_loads_it(trained, hand_data, tmp_path):
+    _, save_fold, _ = trained
+    path = sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]
+    result = Classifier("LeNet").inference(str(path), checkpoint=save_fold / "latest.pth",
+                                           save_fold=tmp_path / "out")
+    assert (tmp_path / "out" / path.name).exists() and result["pred_class"] in CLASSES
+
+
+def test_inference_without_weights_says_how_to_get_them():
+    with pytest.raises(CheckpointError, match="has no weights yet. Pass a checkpoint"):
+        Classifier("LeNet").fast_inference(np.zeros((8, 8), np.uint8))
+
+
+def test_missing_image_says_where_it_looked(model):
+    with pytest.raises(FileNotFoundError, match="'no/such.png' does not exist"):
+        model.fast_inference("no/such.png")
+
+
+def test_non_image_file_given_directly_is_explained(model, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ImageError, match="Cannot read .*notes.txt' as an image"):
+        model.fast_inference(str(path))
+
+
+def test_folder_without_images_is_explained(model, tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(ImageError, match="has no image files"):
+        model.fast_inference(tmp_path)
+
+
+@pytest.mark.parametrize("array, words", [
+    (np.zeros((2, 3, 4, 5)), "must be HxW"),
+    (np.zeros((5, 5, 2)), "must be HxW"),
+    (np.full((5, 5), 3.0), r"must hold values in \[0, 1\]"),
+    (np.array([[np.nan]]), "NaN"),
+])
+def test_bad_numpy_arrays_are_explained(model, array, words):
+    with pytest.raises(ImageError, match=words):
+        model.fast_inference(array)
+
+
+def test_unsupported_input_type_lists_what_is_accepted(model):
+    with pytest.raises(ImageError, match="Cannot classify a dict. Pass a file path"):
+        model.fast_inference({"a": 1})
+
+
+def test_missing_checkpoint_lists_the_checkpoints_beside_it(trained):
+    _, save_fold, _ = trained
+    with pytest.raises(FileNotFoundError, match="best.pth' does not exist. .pth files in that folder: best_accuracy_top-1.pth"):
+        Classifier("LeNet").load_checkpoint(save_fold / "best.pth")
+
+
+def test_a_file_that_is_not_a_checkpoint_is_explained(tmp_path):
+    path = tmp_path / "weights.pth"
+    path.write_bytes(b"nonsense")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        Classifier("LeNet").load_checkpoint(path)
+
+
+def test_a_plain_state_dict_is_not_mistaken_for_a_checkpoint(tmp_path):
+    import torch
+
+    path = tmp_path / "weights.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match="is not an easycls checkpoint: expected a dict with 'state_dict'"):
+        Classifier("LeNet").load_checkpoint(path)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    import torch
+
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {}, "meta": {"payload": Image.new("L", (1, 1))}}, path)
+    with pytest.raises(CheckpointError, match="refuses it"):
+        Classifier("LeNet").load_checkpoint(path)
+
+
+def test_mmedu_checkpoints_are_recognised(tmp_path):
+    import torch
+
+    path = tmp_path / "mmedu.pth"
+    torch.save({"state_dict": {}, "meta": {"CLASSES": ["rock", "paper"]}}, path)
+    with pytest.raises(CheckpointError, match=r"OpenMMLab/MMEdu checkpoint \(classes: rock, paper\)"):
+        Classifier("LeNet").load_checkpoint(path)
+
+
+def test_print_result_prints_a_table_and_returns_the_results(model, picture_folder, capsys):
+    results = model.fast_inference(picture_folder)
+    capsys.readouterr()
+    assert model.print_result() is results
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["image", "class", "score", "top-k"]
+    assert len(table) == 2 + len(results) and "ERROR" in table[-1]
+
+
+def test_print_result_in_chinese(model, hand_data, capsys):
+    result = model.fast_inference(str(sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]))
+    model.print_result(result, lang="zh")
+    assert capsys.readouterr().out.split()[:4] == ["图片", "类别", "置信度", "前k个"]
+
+
+def test_print_result_before_inference_says_what_to_do():
+    with pytest.raises(EasyclsError, match="no results to print yet"):
+        Classifier("LeNet").print_result()
