@@ -11,7 +11,8 @@ from PIL import Image
 
 from .data.augment import Normalize
 from .data.cache import default_threads
-from .data.images import array_to_pil, is_image_file, open_image, to_model_array
+from .data.images import (array_to_pil, is_image_file, load_for_model, open_image,
+                          to_model_array)
 from .errors import EasyclsError, ImageError, PathNotFoundError
 
 BATCH_SIZE = 64
@@ -27,6 +28,11 @@ class InputItem:
 
     def load(self) -> Image.Image:
         return open_image(self.path) if self.image is None else self.image
+
+    def model_array(self, channels: int, image_size: int) -> np.ndarray:
+        if self.image is None:
+            return load_for_model(self.path, channels, image_size)
+        return to_model_array(self.image, channels, image_size)
 
 
 def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
@@ -59,7 +65,7 @@ def collect_inputs(image, notify=print) -> Tuple[List[InputItem], bool]:
                 raise ImageError(f"Element {index} of the image list is itself a "
                                  f"{type(element).__name__}; pass a flat list of images.")
             if isinstance(element, (str, os.PathLike)) and not os.path.isdir(element):
-                items.append(InputItem(str(element), None, Path(element).name))
+                items.append(InputItem(str(element), None, os.path.basename(element)))
             else:
                 items += [_renamed(item, index) for item in collect_inputs(element, notify)[0]]
         return items, False
@@ -97,43 +103,61 @@ class Predictor:
         self.k = min(5, len(self.classes))
 
     def prepare(self, item: InputItem) -> np.ndarray:
-        return to_model_array(item.load(), self.meta["channels"], self.meta["image_size"])
+        return item.model_array(self.meta["channels"], self.meta["image_size"])
 
     @torch.inference_mode()
-    def scores(self, arrays: List[np.ndarray]) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack(arrays)).to(self.device, non_blocking=True)
-        return self.model(self.normalize(batch)).float().softmax(dim=1).cpu()
+    def scores(self, batch: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        return self.model(self.normalize(tensor)).float().softmax(dim=1).cpu()
 
-    def result(self, item: InputItem, probabilities: torch.Tensor) -> dict:
-        top = probabilities.topk(self.k)
-        pairs = [(self.classes[i], round(float(s), 6)) for s, i in zip(top.values, top.indices)]
-        return {"image": item.path, "pred_label": int(top.indices[0]),
-                "pred_score": pairs[0][1], "pred_class": pairs[0][0], "topk": pairs}
+    def results(self, items: List[InputItem], probabilities: torch.Tensor) -> List[dict]:
+        top = probabilities.topk(self.k, dim=1)
+        results = []
+        for item, scores, labels in zip(items, top.values.tolist(), top.indices.tolist()):
+            pairs = [(self.classes[i], round(s, 6)) for s, i in zip(scores, labels)]
+            results.append({"image": item.path, "pred_label": labels[0],
+                            "pred_score": pairs[0][1], "pred_class": pairs[0][0], "topk": pairs})
+        return results
 
     def predict(self, items: List[InputItem], raise_errors: bool) -> List[dict]:
         """One result per item, in order; unreadable files become {'error': ...} entries."""
-        if len(items) == 1:  # no thread pool for one picture: latency matters here
-            return [self.result(items[0], self.scores([self.prepare(items[0])])[0])]
+        if len(items) == 1:  # no threads for one picture: latency matters here
+            return self.results(items, self.scores(self.prepare(items[0])[None]))
         results: List[Optional[dict]] = [None] * len(items)
+        shape = (self.meta["channels"], self.meta["image_size"], self.meta["image_size"])
+        threads = default_threads()
 
-        def prepare_or_error(index):
-            try:
-                return self.prepare(items[index])
-            except EasyclsError as exc:
-                if raise_errors:
-                    raise
-                results[index] = {"image": items[index].path, "error": str(exc)}
-                return None
+        def decode(indices, batch, ok, first):
+            for slot in range(first, len(indices), threads):
+                try:
+                    batch[slot] = self.prepare(items[indices[slot]])
+                    ok[slot] = True
+                except EasyclsError as exc:
+                    if raise_errors:
+                        raise
+                    results[indices[slot]] = {"image": items[indices[slot]].path, "error": str(exc)}
 
-        with ThreadPoolExecutor(default_threads()) as pool:
-            for start in range(0, len(items), BATCH_SIZE):
-                indices = list(range(start, min(start + BATCH_SIZE, len(items))))
-                arrays = list(pool.map(prepare_or_error, indices))
-                good = [(i, a) for i, a in zip(indices, arrays) if a is not None]
+        def start(pool, indices):
+            batch, ok = np.empty((len(indices), *shape), np.uint8), np.zeros(len(indices), bool)
+            futures = [pool.submit(decode, indices, batch, ok, t) for t in range(threads)]
+            return indices, batch, ok, futures
+
+        batches = [list(range(i, min(i + BATCH_SIZE, len(items))))
+                   for i in range(0, len(items), BATCH_SIZE)]
+        with ThreadPoolExecutor(threads) as pool:
+            # The threads decode the next batch while this one is in the model.
+            pending = start(pool, batches[0])
+            for number in range(len(batches)):
+                indices, batch, ok, futures = pending
+                for future in futures:
+                    future.result()
+                if number + 1 < len(batches):
+                    pending = start(pool, batches[number + 1])
+                good = [i for i, flag in zip(indices, ok) if flag]
                 if good:
-                    probabilities = self.scores([a for _, a in good])
-                    for (i, _), row in zip(good, probabilities):
-                        results[i] = self.result(items[i], row)
+                    rows = self.results([items[i] for i in good], self.scores(batch[ok]))
+                    for i, row in zip(good, rows):
+                        results[i] = row
         return results
 
 

@@ -4,8 +4,9 @@ One function, `to_model_array`, is used by training, validation and inference
 alike, so a model sees its pictures prepared the same way everywhere.
 """
 import os
+from functools import lru_cache
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -93,16 +94,89 @@ def array_to_pil(array: np.ndarray) -> Image.Image:
 
 
 def to_model_array(image: Image.Image, channels: int, image_size: int) -> np.ndarray:
-    """Resize to image_size x image_size and return uint8 CxHxW."""
-    image = to_rgb_or_gray(image, channels)
-    if image.size != (image_size, image_size):
-        image = image.resize((image_size, image_size), Image.BILINEAR)
-    array = np.asarray(image, dtype=np.uint8)
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    """A PIL image as the model's uint8 CxHxW input."""
+    return _finish(np.array(to_rgb_or_gray(image, channels)), channels, image_size)
 
 
 def load_for_model(path: Union[str, Path], channels: int, image_size: int) -> np.ndarray:
-    return to_model_array(open_image(path), channels, image_size)
+    """An image file as the model's uint8 CxHxW input (OpenCV when it can, else Pillow)."""
+    array = _decode_with_opencv(path, channels)
+    if array is None:
+        return to_model_array(open_image(path), channels, image_size)
+    return _finish(array, channels, image_size)
+
+
+# OpenCV decodes these in C with the GIL released, several times faster than Pillow's
+# Python-level file handling; anything it cannot decode goes to Pillow.
+OPENCV_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".webp")
+JPEG_EXTENSIONS = (".jpg", ".jpeg", ".jfif")
+
+
+@lru_cache(maxsize=1)
+def _opencv():
+    try:
+        import cv2
+    except ImportError:  # a broken OpenCV install (e.g. no libGL) must not stop easycls
+        return None
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        pass
+    return cv2
+
+
+def _decode_with_opencv(path, channels: int) -> Optional[np.ndarray]:
+    """HxW (gray) or HxWx3 (RGB) uint8, or None to let Pillow try (and explain failures)."""
+    cv2 = _opencv()
+    extension = os.path.splitext(str(path))[1].lower()
+    if cv2 is None or extension not in OPENCV_EXTENSIONS:
+        return None
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # unlike cv2.imread, fine with any path
+    except OSError:
+        return None
+    if extension in JPEG_EXTENSIONS:  # these flags also apply the EXIF orientation
+        flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    else:
+        flag = cv2.IMREAD_UNCHANGED  # keeps alpha and 16-bit depth, handled below
+    array = cv2.imdecode(data, flag) if data.size else None
+    if array is None:
+        return None
+    if array.dtype == np.uint16:
+        array = (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        return None
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3:
+        if array.shape[2] == 4:
+            alpha = array[:, :, 3:].astype(np.float32) / 255.0
+            background = np.array(BACKGROUND[::-1], dtype=np.float32)
+            array = (array[:, :, :3] * alpha + background * (1.0 - alpha) + 0.5).astype(np.uint8)
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2GRAY if channels == 1 else cv2.COLOR_BGR2RGB)
+    return array
+
+
+def _finish(array: np.ndarray, channels: int, image_size: int) -> np.ndarray:
+    """HxW or HxWx3 uint8 -> resized, channel-matched, contiguous CxHxW."""
+    if array.ndim == 2 and channels == 3:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and channels == 1:  # same weights as Pillow's "L" conversion
+        array = (array @ np.array([0.299, 0.587, 0.114], dtype=np.float32) + 0.5).astype(np.uint8)
+    if array.shape[:2] != (image_size, image_size):
+        array = _resize(array, image_size)
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return np.ascontiguousarray(array)
+
+
+def _resize(array: np.ndarray, size: int) -> np.ndarray:
+    cv2 = _opencv()
+    if cv2 is None:
+        return np.asarray(Image.fromarray(array).resize((size, size), Image.BILINEAR))
+    shrinking = array.shape[0] > size or array.shape[1] > size
+    # INTER_AREA averages when shrinking (no aliasing); linear is smoother when enlarging.
+    return cv2.resize(array, (size, size),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def looks_grayscale(image: Image.Image) -> bool:
