@@ -2,6 +2,7 @@
 from pathlib import Path
 from typing import List, Optional, Union
 
+from .data.doctor import check_dataset
 from .data.folder import FolderDataset, read_dataset
 from .data.images import survey_images
 from .engine.checkpoint import (check_backbone, load_matching_weights, model_from_checkpoint,
@@ -51,19 +52,38 @@ class Classifier:
         """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...]."""
         return list_models()
 
-    def load_dataset(self, path: Union[str, Path]) -> FolderDataset:
-        """Read an ImageNet-style data set folder and fix its classes.
+    def load_dataset(self, path: Union[str, Path], check: Optional[str] = "quick") -> FolderDataset:
+        """Read an ImageNet-style data set folder, fix its classes and check it.
+
+        check='quick' (default) reads every image header, 'full' decodes every
+        image, None only reads the folder structure. Problems are printed;
+        those that would train on wrong labels stop here with an explanation.
 
         Example:
             >>> model.load_dataset('dataset/hand_gray')
         """
         self.num_classes = _checked_num_classes(self.num_classes)
-        self.dataset = read_dataset(path, num_classes=self.num_classes)
+        if check is None:
+            self.dataset = read_dataset(path, num_classes=self.num_classes)
+        else:
+            self.dataset = self._checked_dataset(path, check)
         self.num_classes = len(self.dataset.classes)
         sizes = ", ".join(f"{name} {count}" for name, count in self.dataset.sizes().items())
         print(f"Data set '{path}': {self.num_classes} classes ({', '.join(self.dataset.classes)}); "
               f"images: {sizes}.")
         return self.dataset
+
+    def _checked_dataset(self, path, check: str) -> FolderDataset:
+        report = check_dataset(path, check=check, num_classes=self.num_classes, write_lists=True,
+                               verbose=False)
+        for line in report.notes + [f"Warning: {w}" for w in report.warnings]:
+            print(line)
+        if report.exception is not None:
+            raise report.exception
+        if report.errors:
+            raise DatasetError(" ".join(report.errors) + " Run easycls.check_dataset("
+                               f"'{path}') for the full report.")
+        return report.dataset
 
     def train(self, epochs: int = 10, batch_size: Optional[int] = None, lr: Optional[float] = None,
               optimizer: str = "SGD", validate: bool = True, random_seed: int = 0,

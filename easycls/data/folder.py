@@ -68,7 +68,10 @@ def _find_split_folder(root: Path, split: str) -> Optional[Path]:
     return None
 
 
-def _try_write(path: Path, lines: List[str], what: str, notes: List[str]) -> None:
+def _try_write(path: Path, lines: List[str], what: str, notes: List[str], write: bool) -> None:
+    if not write:
+        notes.append(f"{path.name} is missing: it will be written from {what}.")
+        return
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(line + "\n" for line in lines))
@@ -149,7 +152,8 @@ def _read_list_file(list_file: Path, image_root: Path, classes: List[str]) -> Li
     return samples
 
 
-def _read_eval_split(root: Path, split: str, classes: List[str], notes: List[str]) -> Optional[List[Sample]]:
+def _read_eval_split(root: Path, split: str, classes: List[str], notes: List[str],
+                     write: bool) -> Optional[List[Sample]]:
     folder = _find_split_folder(root, split)
     if folder is None:
         return None
@@ -167,7 +171,7 @@ def _read_eval_split(root: Path, split: str, classes: List[str], notes: List[str
         return None
     samples = _class_folder_samples(folder, classes, split)
     lines = [f"{Path(path).relative_to(folder).as_posix()} {label}" for path, label in samples]
-    _try_write(list_file, lines, f"the class folders in {folder.name}/", notes)
+    _try_write(list_file, lines, f"the class folders in {folder.name}/", notes, write)
     return samples
 
 
@@ -188,8 +192,12 @@ def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT
 
 
 def read_dataset(path, num_classes: Optional[int] = None,
-                 notify: Callable[[str], None] = print) -> FolderDataset:
-    """Read a data set folder, fix its class list and check every split against it."""
+                 notify: Callable[[str], None] = print, write_lists: bool = True) -> FolderDataset:
+    """Read a data set folder, fix its class list and check every split against it.
+
+    Missing classes.txt / val.txt / test.txt are derived from the folders and, with
+    write_lists, written beside them (kept in memory where the folder is read-only).
+    """
     root = Path(path)
     if not root.exists():
         raise PathNotFoundError(
@@ -219,7 +227,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
             raise DatasetError(f"'{train_dir}' has no class folders. Put the training images "
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
-        _try_write(classes_txt, classes, "the training folder names (sorted)", notes)
+        _try_write(classes_txt, classes, "the training folder names (sorted)", notes, write_lists)
     if num_classes is not None and num_classes != len(classes):
         raise DatasetError(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
@@ -239,14 +247,14 @@ def read_dataset(path, num_classes: Optional[int] = None,
     if train_dir == root:
         splits["train"], splits["val"] = hold_out(train, len(classes))
     else:
-        val = _read_eval_split(root, "val", classes, notes)
+        val = _read_eval_split(root, "val", classes, notes, write_lists)
         if val:
             splits["val"] = val
         else:
             splits["train"], splits["val"] = hold_out(train, len(classes))
             notes.append(f"No val_set/: held out {len(splits['val'])} training images "
                          f"({HELD_OUT_FRACTION:.0%} of each class, same every run) for validation.")
-        test = _read_eval_split(root, "test", classes, notes)
+        test = _read_eval_split(root, "test", classes, notes, write_lists)
         if test:
             splits["test"] = test
     for note in notes:

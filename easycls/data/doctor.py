@@ -1,0 +1,235 @@
+"""The dataset doctor: every problem of a data set folder, named, before training.
+
+Problems that would train on wrong labels are errors (training refuses to start);
+the rest are warnings that say what easycls will do about them.
+"""
+import hashlib
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from PIL import Image
+
+from ..errors import DatasetError
+from .cache import default_threads
+from .folder import IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, read_dataset
+from .images import is_image_file
+
+LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "license",
+              "license.txt"}
+TINY_SIDE, HUGE_PIXELS = 8, 50_000_000
+IMBALANCE_RATIO = 3.0
+MAX_UNREADABLE_SHARE = 0.01
+SHOWN = 5  # names listed per problem before "and N more"
+
+
+@dataclass
+class DatasetReport:
+    """What check_dataset found. `str(report)` is the printed report."""
+
+    root: Path
+    level: str
+    classes: List[str] = field(default_factory=list)
+    counts: Dict[str, List[int]] = field(default_factory=dict)
+    modes: Dict[str, int] = field(default_factory=dict)
+    errors: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+    dataset: Optional[FolderDataset] = field(default=None, repr=False)
+    exception: Optional[DatasetError] = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __str__(self) -> str:
+        lines = [f"Data set '{self.root}' ({self.level} check): {len(self.classes)} classes"]
+        if self.classes:
+            splits = list(self.counts)
+            width = max(len(c) for c in self.classes + ["class"])
+            lines.append("  " + "class".ljust(width) + "".join(f"{s:>8}" for s in splits))
+            for i, name in enumerate(self.classes):
+                lines.append("  " + name.ljust(width) +
+                             "".join(f"{self.counts[s][i]:>8}" for s in splits))
+        if self.modes:
+            lines.append("  image modes: " + ", ".join(f"{m} {n}" for m, n in sorted(self.modes.items())))
+        lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        lines += [f"  ERROR: {e}" for e in self.errors]
+        verdict = ("no problems found" if not (self.errors or self.warnings) else
+                   f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
+        lines.append(f"  => {verdict}")
+        return "\n".join(lines)
+
+
+def _listing(items: List[str]) -> str:
+    shown = ", ".join(items[:SHOWN])
+    return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+
+
+def _scan_litter(root: Path, report: DatasetReport) -> None:
+    """Stray folders and files, and class folders without pictures."""
+    litter, strays, empty = [], [], []
+    split_names = {alias for aliases in SPLIT_FOLDERS.values() for alias in aliases}
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        for name in list(dirs):
+            if name.lower() in IGNORED_NAMES or name.startswith("."):
+                litter.append(str((here / name).relative_to(root)))
+                dirs.remove(name)
+        for name in files:
+            relative = str((here / name).relative_to(root))
+            if name.lower() in IGNORED_NAMES or name.startswith("."):
+                litter.append(relative)
+            elif not is_image_file(name) and not (here == root and name.lower() in LIST_FILES):
+                strays.append(relative)
+        is_class_folder = here.parent != here and here != root and (
+            here.parent == root and here.name.lower() not in split_names or
+            here.parent.name.lower() in split_names)
+        if is_class_folder and not dirs and not any(is_image_file(f) for f in files):
+            empty.append(str(here.relative_to(root)))
+    if litter:
+        report.warnings.append(f"{len(litter)} system or notebook leftover(s), ignored: {_listing(litter)}.")
+    if strays:
+        report.warnings.append(f"{len(strays)} file(s) that are not images, ignored: {_listing(strays)}.")
+    if empty:
+        report.warnings.append(f"{len(empty)} class folder(s) with no images: {_listing(empty)}.")
+
+
+def _check_balance(dataset: FolderDataset, report: DatasetReport) -> None:
+    train = report.counts.get("train", [])
+    present = [n for n in train if n]
+    if present and max(present) > IMBALANCE_RATIO * min(present):
+        most, least = train.index(max(present)), train.index(min(present))
+        report.warnings.append(
+            f"The classes are imbalanced: {dataset.classes[most]} has {max(present)} training "
+            f"images but {dataset.classes[least]} only {min(present)}. The model will favour "
+            f"the large classes; add images to the small ones if you can.")
+    for split in ("val", "test"):
+        if split not in report.counts:
+            continue
+        only_there = [c for c, t, n in zip(dataset.classes, train, report.counts[split]) if n and not t]
+        if only_there:
+            report.warnings.append(f"{split} has images of {_listing(only_there)}, which training "
+                                   f"has none of: the model can never predict them.")
+    if "val" in report.counts:
+        unvalidated = [c for c, t, n in zip(dataset.classes, train, report.counts["val"]) if t and not n]
+        if unvalidated:
+            report.warnings.append(f"Validation has no images of {_listing(unvalidated)}: their "
+                                   f"accuracy is never measured.")
+
+
+def _inspect(path: str, full: bool):
+    """(mode, (width, height), error) from the header, or from a full decode."""
+    try:
+        with Image.open(path) as image:
+            if full:
+                image.load()
+            return image.mode, image.size, None
+    except Exception as exc:  # any decoder failure means "unreadable"; the reason is shown
+        return None, None, f"{type(exc).__name__}: {exc}"
+
+
+def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> None:
+    paths = [path for samples in dataset.splits.values() for path, _ in samples]
+    with ThreadPoolExecutor(default_threads()) as pool:
+        found = list(pool.map(lambda p: _inspect(p, full), paths, chunksize=64))
+    modes, unreadable, tiny, huge = Counter(), [], [], []
+    for path, (mode, size, error) in zip(paths, found):
+        if error:
+            unreadable.append(f"{path} ({error})")
+            continue
+        modes[mode] += 1
+        if min(size) < TINY_SIDE:
+            tiny.append(f"{path} ({size[0]}x{size[1]})")
+        elif size[0] * size[1] > HUGE_PIXELS:
+            huge.append(f"{path} ({size[0]}x{size[1]})")
+    report.modes = dict(modes)
+    if len(modes) > 1:
+        report.warnings.append(f"Mixed image modes ({', '.join(f'{m} {n}' for m, n in modes.most_common())}): "
+                               f"all are converted to the same channels before training.")
+    if unreadable:
+        message = f"{len(unreadable)} unreadable image(s): {_listing(unreadable)}."
+        if len(unreadable) > MAX_UNREADABLE_SHARE * len(paths):
+            report.errors.append(message + f" That is more than {MAX_UNREADABLE_SHARE:.0%} of the "
+                                           f"images: repair or remove them before training.")
+        else:
+            report.warnings.append(message + " Training skips them.")
+    if tiny:
+        report.warnings.append(f"{len(tiny)} tiny image(s) (under {TINY_SIDE} px): {_listing(tiny)}.")
+    if huge:
+        report.warnings.append(f"{len(huge)} huge image(s) (over 50 megapixels): {_listing(huge)}; "
+                               f"they are slow to read.")
+
+
+def _digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.md5(handle.read()).hexdigest()
+
+
+def _check_duplicates(dataset: FolderDataset, report: DatasetReport) -> None:
+    """Identical files in two splits (the model is tested on what it learned) or two classes."""
+    by_size = defaultdict(list)
+    for split, samples in dataset.splits.items():
+        for path, label in samples:
+            try:
+                by_size[os.path.getsize(path)].append((split, path, label))
+            except OSError:
+                continue
+    candidates = [entry for group in by_size.values() if len(group) > 1 for entry in group]
+    with ThreadPoolExecutor(default_threads()) as pool:
+        digests = list(pool.map(lambda entry: _digest(entry[1]), candidates, chunksize=64))
+    by_digest = defaultdict(list)
+    for entry, digest in zip(candidates, digests):
+        by_digest[digest].append(entry)
+    leaks, conflicts = [], []
+    for group in by_digest.values():
+        if len({split for split, _, _ in group}) > 1:
+            leaks.append(" = ".join(path for _, path, _ in group[:2]))
+        if len({label for _, _, label in group}) > 1:
+            conflicts.append(" = ".join(f"{path} ({dataset.classes[label]})" for _, path, label in group[:2]))
+    if leaks:
+        report.warnings.append(f"{len(leaks)} picture(s) appear in more than one split, so validation "
+                               f"scores are too optimistic: {_listing(leaks)}.")
+    if conflicts:
+        report.warnings.append(f"{len(conflicts)} identical picture(s) carry different classes: "
+                               f"{_listing(conflicts)}.")
+
+
+def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
+                  write_lists: bool = False, verbose: bool = True) -> DatasetReport:
+    """Examine a data set folder and print what is wrong with it.
+
+    check='quick' reads every image's header; check='full' decodes every image
+    (finds truncated files). Returns a DatasetReport (report.ok, .errors, .warnings).
+
+    Example:
+        >>> report = easycls.check_dataset('dataset/hand_gray', check='full')
+    """
+    if check not in ("quick", "full"):
+        raise ValueError(f"check={check!r} is not valid: use 'quick' (read image headers) or "
+                         f"'full' (decode every image).")
+    report = DatasetReport(Path(path), check)
+    try:
+        dataset = read_dataset(path, num_classes=num_classes, notify=report.notes.append,
+                               write_lists=write_lists)
+    except DatasetError as exc:
+        report.errors.append(str(exc))
+        report.exception = exc
+        dataset = None
+    warnings = [n for n in report.notes if n.startswith("Warning: ")]
+    report.notes = [n for n in report.notes if n not in warnings]
+    report.warnings += [n[len("Warning: "):] for n in warnings]
+    _scan_litter(Path(path), report)
+    if dataset is not None:
+        report.dataset, report.classes = dataset, list(dataset.classes)
+        report.counts = {split: dataset.counts(split) for split in dataset.splits}
+        _check_balance(dataset, report)
+        _check_images(dataset, report, full=check == "full")
+        _check_duplicates(dataset, report)
+    if verbose:
+        print(report)
+    return report
