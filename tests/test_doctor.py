@@ -88,7 +88,7 @@ def test_files_shared_between_splits_are_leakage(data):
 def test_classes_only_in_validation_are_reported(data):
     shutil.rmtree(data / "training_set" / "scissors")
     report = check_dataset(data, verbose=False)
-    assert "val has images of scissors, which training has none of" in report.warnings
+    assert any(w.startswith("val has images of scissors, which training has none of") for w in report.warnings)
 
 
 def test_val_txt_errors_are_errors_in_the_report(data):
