@@ -134,7 +134,7 @@ class Classifier:
         history = trainer.run()
         self.net, self.meta = trainer.model, trainer.meta(trainer.recipe.epochs)
         self._predictor = Predictor(self.net, self.meta, run_device)
-        if trainer.best:
+        if trainer.best and not trainer.interrupted:
             print(f"Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
                   + f". Checkpoints in '{folder}'.")
         return history

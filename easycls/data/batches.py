@@ -5,7 +5,7 @@ it got: `(images uint8 NxCxHxW, labels int64 N)`.
 """
 import os
 import sys
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -24,18 +24,38 @@ def _batch_slices(count: int, batch_size: int, drop_single: bool) -> List[Tuple[
     return slices
 
 
-class CachedBatches:
+class _Batches:
+    """What both sources share: epoch order, batch count, iteration."""
+
+    def __init__(self, count: int, batch_size: int, shuffle: bool,
+                 generator: Optional[torch.Generator], drop_single: bool):
+        self.count, self.batch_size, self.shuffle = count, batch_size, shuffle
+        self.generator, self.drop_single = generator, drop_single
+
+    def __len__(self) -> int:
+        return len(self.slices())
+
+    def slices(self) -> List[Tuple[int, int]]:
+        return _batch_slices(self.count, self.batch_size, self.drop_single)
+
+    def new_order(self) -> Optional[torch.Tensor]:
+        """This epoch's order of the images (None: as stored)."""
+        return torch.randperm(self.count, generator=self.generator) if self.shuffle else None
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self.iterate(self.new_order())
+
+    def iterate(self, order: Optional[torch.Tensor], skip: int = 0) -> Iterator[Batch]:
+        raise NotImplementedError
+
+
+class CachedBatches(_Batches):
     """Batches by indexing a decoded split; shuffled with the given generator."""
 
     def __init__(self, split: DecodedSplit, batch_size: int, shuffle: bool,
                  generator: torch.Generator = None, drop_single: bool = False):
-        self.split, self.batch_size, self.shuffle = split, batch_size, shuffle
-        self.generator, self.drop_single = generator, drop_single
-
+        super().__init__(len(split), batch_size, shuffle, generator, drop_single)
         self.images, self.labels = split.images, split.labels
-
-    def __len__(self) -> int:
-        return len(_batch_slices(len(self.split), self.batch_size, self.drop_single))
 
     def place(self, device: torch.device, max_bytes: int) -> str:
         """Keep the images on the GPU when they fit (no copies per batch), else pin them."""
@@ -47,10 +67,9 @@ class CachedBatches:
         self.images, self.labels = self.images.pin_memory(), self.labels.pin_memory()
         return "pinned memory"
 
-    def __iter__(self) -> Iterator[Batch]:
-        count = len(self.split)
-        order = torch.randperm(count, generator=self.generator) if self.shuffle else None
-        for start, stop in _batch_slices(count, self.batch_size, self.drop_single):
+    def iterate(self, order: Optional[torch.Tensor], skip: int = 0) -> Iterator[Batch]:
+        """The batches of one epoch in `order`, leaving out the first `skip` (for resuming)."""
+        for start, stop in self.slices()[skip:]:
             if order is None:
                 yield self.images[start:stop], self.labels[start:stop]
             else:
@@ -84,15 +103,14 @@ def default_workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-class StreamedBatches:
+class StreamedBatches(_Batches):
     """Batches decoded from files on the fly, for data sets larger than the memory budget."""
 
     def __init__(self, samples: Sequence[Tuple[str, int]], channels: int, image_size: int,
                  batch_size: int, shuffle: bool, generator: torch.Generator = None,
                  drop_single: bool = False, workers: int = None):
+        super().__init__(len(samples), batch_size, shuffle, generator, drop_single)
         self.samples = list(samples)
-        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
-        self.drop_single = drop_single
         self.dataset = _FileDataset(self.samples, channels, image_size)
         self.workers = default_workers() if workers is None else workers
         self.bad_files: List[str] = []
@@ -102,14 +120,11 @@ class StreamedBatches:
         self.pin = device.type == "cuda"
         return "files"
 
-    def __len__(self) -> int:
-        return len(_batch_slices(len(self.samples), self.batch_size, self.drop_single))
-
-    def __iter__(self) -> Iterator[Batch]:
-        count = len(self.samples)
-        order = (torch.randperm(count, generator=self.generator) if self.shuffle
-                 else torch.arange(count)).tolist()
-        batches = [order[a:b] for a, b in _batch_slices(count, self.batch_size, self.drop_single)]
+    def iterate(self, order: Optional[torch.Tensor], skip: int = 0) -> Iterator[Batch]:
+        order = (torch.arange(self.count) if order is None else order).tolist()
+        batches = [order[a:b] for a, b in self.slices()[skip:]]
+        if not batches:
+            return
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches,
                                              num_workers=self.workers, pin_memory=self.pin)
         for indices, (images, labels) in zip(batches, loader):

@@ -15,6 +15,7 @@ from ..errors import TrainingError
 from .accel import Acceleration
 from .checkpoint import save_atomic
 from .evaluate import evaluate
+from .interrupt import stop_at_step_boundaries
 from .log import LogWriter
 from .recipe import Recipe
 from .schedule import WarmupCosine
@@ -75,6 +76,11 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.best: Dict[str, float] = {}
         self.start_epoch = 1
+        self.interrupted = False
+        self._step_rng: Optional[dict] = None
+        # Where the running epoch is: its image order and the steps done, so that an
+        # interrupted epoch can be finished exactly as it would have gone.
+        self.progress: Optional[dict] = None
         self.accel = Acceleration.for_device(device)
         self._prepare_data()
         self.model = self.accel.prepare_model(model)
@@ -119,6 +125,7 @@ class Trainer:
         restore_rng(checkpoint["rng"], self.generator)
         self.start_epoch = int(checkpoint["meta"]["epoch"]) + 1
         self.best = dict(checkpoint["meta"].get("best", {}))
+        self.progress = checkpoint.get("progress")
 
     def _prepare(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -134,10 +141,13 @@ class Trainer:
                 "mean": list(recipe.mean), "std": list(recipe.std), "resize": "stretch-bilinear",
                 "epoch": epoch, "best": dict(self.best), "recipe": recipe.to_meta()}
 
-    def _checkpoint(self, epoch: int) -> dict:
-        return {"state_dict": self.model.state_dict(), "meta": self.meta(epoch),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
-                "rng": rng_state(self.generator)}
+    def _checkpoint(self, epoch: int, progress: Optional[dict] = None) -> dict:
+        state = {"state_dict": self.model.state_dict(), "meta": self.meta(epoch),
+                 "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.schedule.state_dict(), "rng": rng_state(self.generator)}
+        if progress is not None:
+            state["progress"] = progress
+        return state
 
     def _log_header(self) -> None:
         header = self.meta(self.start_epoch - 1)
@@ -156,19 +166,55 @@ class Trainer:
                         f"larger epochs= to train further.")
             return []
         self._log_header()
-        history = []
+        self.history, self.completed_epochs = [], self.start_epoch - 1
+        try:
+            with stop_at_step_boundaries() as self.stop_request:
+                self._epochs()
+        except KeyboardInterrupt:
+            self._save_interrupted()
+        return self.history
+
+    def _epochs(self) -> None:
         for epoch in range(self.start_epoch, self.recipe.epochs + 1):
             with self._progress(epoch) as bar:
-                history += self._train_epoch(epoch, bar)
+                self.history += self._train_epoch(epoch, bar)
                 if self.validate:
-                    history.append(self._validate(epoch))
+                    self.history.append(self._validate(epoch))
                     bar.set_postfix({key.replace("accuracy_", "val_"): f"{value:.2f}%"
-                                     for key, value in history[-1].items()
+                                     for key, value in self.history[-1].items()
                                      if key.startswith("accuracy_")})
+            self.progress = None
+            self._report_streamed_bad_files()
             save_atomic(self._checkpoint(epoch), self.save_fold / "latest.pth")
             if self.save_interval and epoch % self.save_interval == 0:
                 save_atomic(self._checkpoint(epoch), self.save_fold / f"epoch_{epoch}.pth")
-        return history
+            self.completed_epochs = epoch
+
+    def _save_interrupted(self) -> None:
+        """Ctrl-C: keep everything up to the last finished step, and say how to go on."""
+        self.interrupted = True
+        done = self.completed_epochs
+        progress = self.progress
+        if not progress or progress["epoch"] != done + 1 or progress["step"] == 0:
+            progress = None
+        if self._step_rng is not None:  # the unfinished step will be drawn again
+            restore_rng(self._step_rng, self.generator)
+        save_atomic(self._checkpoint(done, progress), self.save_fold / "latest.pth")
+        where = (f"epoch {done + 1}, step {progress['step']} of {len(self.train_batches)}"
+                 if progress else f"the end of epoch {done}")
+        self.notify(f"\nTraining interrupted. Progress up to {where} is saved in "
+                    f"'{self.save_fold / 'latest.pth'}'. To continue exactly from there:\n"
+                    f"    model.train(epochs={self.recipe.epochs}, resume=True, "
+                    f"save_fold={str(self.save_fold)!r})")
+
+    def _report_streamed_bad_files(self) -> None:
+        bad = getattr(self.train_batches, "bad_files", [])
+        new = sorted(set(bad) - set(self.skipped))
+        if new:
+            check_unreadable([(path, "unreadable") for path in new], len(self.dataset.splits["train"]),
+                             "training", self.notify)
+            self.skipped += new
+            self.log.write({"mode": "warning", "skipped_files": new})
 
     def _progress(self, epoch: int):
         from tqdm.auto import tqdm
@@ -178,10 +224,16 @@ class Trainer:
     def _train_epoch(self, epoch: int, bar) -> List[dict]:
         self.model.train()
         lines, steps = [], len(self.train_batches)
+        if self.progress is None or self.progress["epoch"] != epoch:
+            self.progress = {"epoch": epoch, "step": 0, "order": self.train_batches.new_order()}
+        done = self.progress["step"]
+        bar.update(done)
         window = {"loss": torch.zeros((), device=self.device), "time": 0.0, "data_time": 0.0,
                   "count": 0}
         tick = time.perf_counter()
-        for step, (images, labels) in enumerate(self.train_batches, start=1):
+        batches = self.train_batches.iterate(self.progress["order"], skip=done)
+        for step, (images, labels) in enumerate(batches, start=done + 1):
+            self._step_rng = rng_state(self.generator)  # what an interrupted step restores
             inputs = self._prepare(images, augment=True)
             labels = labels.to(self.device, non_blocking=True)
             data_done = time.perf_counter()
@@ -191,6 +243,10 @@ class Trainer:
             self.accel.backward_and_step(loss, self.optimizer)
             lr = self.schedule.lr
             self.schedule.step()
+            self.progress["step"] = step
+            self._step_rng = None
+            if self.stop_request.requested:
+                raise KeyboardInterrupt
             # Summed on the device: reading the loss every step would stall a GPU.
             window["loss"] += loss.detach().float()
             now = time.perf_counter()
