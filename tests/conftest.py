@@ -38,3 +38,12 @@ def trained(hand_data, tmp_path_factory):
     model.save_fold = save_fold
     history = model.train(epochs=10, verbose=False)
     return model, save_fold, history
+
+
+@pytest.fixture(scope="session")
+def loaded_model(trained):
+    """A fresh Classifier with the trained run's best checkpoint loaded."""
+    _, save_fold, _ = trained
+    model = Classifier("LeNet")
+    model.load_checkpoint(save_fold / "best_accuracy_top-1.pth", device="cpu")
+    return model

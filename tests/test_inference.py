@@ -10,12 +10,9 @@ from easycls import CheckpointError, Classifier, EasyclsError, ImageError
 CLASSES = ["paper", "rock", "scissors"]
 
 
-@pytest.fixture(scope="module")
-def model(trained):
-    _, save_fold, _ = trained
-    loaded = Classifier("LeNet")
-    loaded.load_checkpoint(save_fold / "best_accuracy_top-1.pth", device="cpu")
-    return loaded
+@pytest.fixture
+def model(loaded_model):
+    return loaded_model
 
 
 @pytest.fixture

@@ -58,22 +58,14 @@ def test_truncated_or_damaged_files_give_an_image_error_or_a_valid_array(tmp_pat
         pass
 
 
-@pytest.fixture(scope="module")
-def model(trained):
-    _, save_fold, _ = trained
-    loaded = Classifier("LeNet")
-    loaded.load_checkpoint(save_fold / "latest.pth", device="cpu")
-    return loaded
-
-
 @FUZZ
 @given(shape=st.lists(st.integers(0, 40), min_size=0, max_size=4),
        dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.int64, bool]),
        scale=st.sampled_from([1.0, 255.0, -1.0]))
-def test_random_arrays_give_an_image_error_or_a_valid_result(model, shape, dtype, scale):
+def test_random_arrays_give_an_image_error_or_a_valid_result(loaded_model, shape, dtype, scale):
     array = (np.random.default_rng(0).random(shape) * scale).astype(dtype)
     try:
-        result = model.fast_inference(array)
+        result = loaded_model.fast_inference(array)
     except EasyclsError:
         return
     assert result["pred_class"] in ("paper", "rock", "scissors")
@@ -99,21 +91,28 @@ def test_nan_loss_stops_training_and_keeps_the_best_checkpoint(hand_data, tmp_pa
     assert all(torch.isfinite(v).all() for v in latest["state_dict"].values() if v.is_floating_point())
 
 
-def test_chinese_folder_and_file_names_with_spaces_work_end_to_end(model, hand_data, tmp_path):
+def test_chinese_folder_and_file_names_with_spaces_work_end_to_end(loaded_model, hand_data, tmp_path):
     folder = tmp_path / "我的 图片"
     folder.mkdir()
     for i, path in enumerate(sorted((hand_data / "test_set" / "rock").glob("*.png"))[:2]):
         shutil.copy(path, folder / f"石头 {i}.png")
-    results = model.fast_inference(str(folder), show=True, save_fold=tmp_path / "结果")
+    results = loaded_model.fast_inference(str(folder), show=True, save_fold=tmp_path / "结果")
     assert [r["image"] for r in results] == [str(folder / "石头 0.png"), str(folder / "石头 1.png")]
     assert sorted(p.name for p in (tmp_path / "结果").iterdir()) == ["石头 0.png", "石头 1.png"]
 
 
-def test_a_training_image_that_breaks_is_skipped_and_logged(hand_data, tmp_path, capsys):
+@pytest.fixture
+def one_broken_file(hand_data, tmp_path):
+    """A copy of the hand data whose first training picture of rock is damaged."""
     data = tmp_path / "data"
     shutil.copytree(hand_data, data)
     broken = data / "training_set" / "rock" / "rock_0000.png"
     broken.write_bytes(b"\x89PNG broken")
+    return data, broken
+
+
+def test_a_training_image_that_breaks_is_skipped_and_logged(one_broken_file, tmp_path, capsys):
+    data, broken = one_broken_file
     model = Classifier("LeNet")
     model.load_dataset(data, check=None)
     history = model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
@@ -124,11 +123,8 @@ def test_a_training_image_that_breaks_is_skipped_and_logged(hand_data, tmp_path,
     assert read_log(tmp_path / "run" / "log.json")[0]["skipped_files"] == [str(broken)]
 
 
-def test_a_broken_file_is_also_skipped_when_streaming_from_disk(hand_data, tmp_path, capsys):
-    data = tmp_path / "data"
-    shutil.copytree(hand_data, data)
-    broken = data / "training_set" / "paper" / "paper_0003.png"
-    broken.write_bytes(b"GIF89a nonsense")
+def test_a_broken_file_is_also_skipped_when_streaming_from_disk(one_broken_file, tmp_path, capsys):
+    data, broken = one_broken_file
     model = Classifier("LeNet")
     model.load_dataset(data, check=None)
     model.train(epochs=2, cache=False, save_fold=tmp_path / "run", verbose=False)

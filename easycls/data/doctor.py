@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..errors import DatasetError
 from .cache import default_threads
-from .folder import IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, read_dataset
+from .folder import IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, listing, read_dataset
 from .images import is_image_file
 
 LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "license",
@@ -23,7 +23,6 @@ LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "
 TINY_SIDE, HUGE_PIXELS = 8, 50_000_000
 IMBALANCE_RATIO = 3.0
 MAX_UNREADABLE_SHARE = 0.01
-SHOWN = 5  # names listed per problem before "and N more"
 
 
 @dataclass
@@ -65,11 +64,6 @@ class DatasetReport:
         return "\n".join(lines)
 
 
-def _listing(items: List[str]) -> str:
-    shown = ", ".join(items[:SHOWN])
-    return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
-
-
 def _scan_litter(root: Path, report: DatasetReport) -> None:
     """Stray folders and files, and class folders without pictures."""
     litter, strays, empty = [], [], []
@@ -92,11 +86,11 @@ def _scan_litter(root: Path, report: DatasetReport) -> None:
         if is_class_folder and not dirs and not any(is_image_file(f) for f in files):
             empty.append(str(here.relative_to(root)))
     if litter:
-        report.warnings.append(f"{len(litter)} system or notebook leftover(s), ignored: {_listing(litter)}.")
+        report.warnings.append(f"{len(litter)} system or notebook leftover(s), ignored: {listing(litter)}.")
     if strays:
-        report.warnings.append(f"{len(strays)} file(s) that are not images, ignored: {_listing(strays)}.")
+        report.warnings.append(f"{len(strays)} file(s) that are not images, ignored: {listing(strays)}.")
     if empty:
-        report.warnings.append(f"{len(empty)} class folder(s) with no images: {_listing(empty)}.")
+        report.warnings.append(f"{len(empty)} class folder(s) with no images: {listing(empty)}.")
 
 
 def _check_balance(dataset: FolderDataset, report: DatasetReport) -> None:
@@ -113,12 +107,12 @@ def _check_balance(dataset: FolderDataset, report: DatasetReport) -> None:
             continue
         only_there = [c for c, t, n in zip(dataset.classes, train, report.counts[split]) if n and not t]
         if only_there:
-            report.warnings.append(f"{split} has images of {_listing(only_there)}, which training "
+            report.warnings.append(f"{split} has images of {listing(only_there)}, which training "
                                    f"has none of: the model can never predict them.")
     if "val" in report.counts:
         unvalidated = [c for c, t, n in zip(dataset.classes, train, report.counts["val"]) if t and not n]
         if unvalidated:
-            report.warnings.append(f"Validation has no images of {_listing(unvalidated)}: their "
+            report.warnings.append(f"Validation has no images of {listing(unvalidated)}: their "
                                    f"accuracy is never measured.")
 
 
@@ -152,16 +146,16 @@ def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> 
         report.warnings.append(f"Mixed image modes ({', '.join(f'{m} {n}' for m, n in modes.most_common())}): "
                                f"all are converted to the same channels before training.")
     if unreadable:
-        message = f"{len(unreadable)} unreadable image(s): {_listing(unreadable)}."
+        message = f"{len(unreadable)} unreadable image(s): {listing(unreadable)}."
         if len(unreadable) > MAX_UNREADABLE_SHARE * len(paths):
             report.errors.append(message + f" That is more than {MAX_UNREADABLE_SHARE:.0%} of the "
                                            f"images: repair or remove them before training.")
         else:
             report.warnings.append(message + " Training skips them.")
     if tiny:
-        report.warnings.append(f"{len(tiny)} tiny image(s) (under {TINY_SIDE} px): {_listing(tiny)}.")
+        report.warnings.append(f"{len(tiny)} tiny image(s) (under {TINY_SIDE} px): {listing(tiny)}.")
     if huge:
-        report.warnings.append(f"{len(huge)} huge image(s) (over 50 megapixels): {_listing(huge)}; "
+        report.warnings.append(f"{len(huge)} huge image(s) (over 50 megapixels): {listing(huge)}; "
                                f"they are slow to read.")
 
 
@@ -193,10 +187,10 @@ def _check_duplicates(dataset: FolderDataset, report: DatasetReport) -> None:
             conflicts.append(" = ".join(f"{path} ({dataset.classes[label]})" for _, path, label in group[:2]))
     if leaks:
         report.warnings.append(f"{len(leaks)} picture(s) appear in more than one split, so validation "
-                               f"scores are too optimistic: {_listing(leaks)}.")
+                               f"scores are too optimistic: {listing(leaks)}.")
     if conflicts:
         report.warnings.append(f"{len(conflicts)} identical picture(s) carry different classes: "
-                               f"{_listing(conflicts)}.")
+                               f"{listing(conflicts)}.")
 
 
 def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,

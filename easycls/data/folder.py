@@ -41,6 +41,12 @@ class FolderDataset:
         return {name: len(samples) for name, samples in self.splits.items()}
 
 
+def listing(items: List[str], separator: str = ", ", shown: int = 5) -> str:
+    """The first few items, and how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return separator.join(items[:shown]) + more
+
+
 def _ignored(name: str) -> bool:
     return name.lower() in IGNORED_NAMES or name.startswith(".")
 
@@ -138,16 +144,14 @@ def _read_list_file(list_file: Path, image_root: Path, classes: List[str]) -> Li
                 continue
             samples.append((str(path), label))
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise DatasetError(
-            f"'{list_file}' has {len(problems)} wrong line(s): {shown}. Labels count from 0 in "
+            f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels count from 0 in "
             f"the order of classes.txt ({', '.join(classes)}). Fix these lines, or delete "
             f"{list_file.name} to rebuild it from the class folders.")
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise DatasetError(
             f"'{list_file}' names {len(missing)} file(s) that do not exist under "
-            f"'{image_root}': {shown}. Paths are relative to '{image_root}'. Fix or remove "
+            f"'{image_root}': {listing(missing)}. Paths are relative to '{image_root}'. Fix or remove "
             f"those lines, or delete {list_file.name} to rebuild it from the class folders.")
     return samples
 
