@@ -44,7 +44,7 @@ def trained_model(backbone, image_size):
 def raw_loop_rate(model, root, workers):
     meta = model.meta
     transform = T.Compose([
-        T.Grayscale(1) if meta["channels"] == 1 else T.Lambda(lambda im: im.convert("RGB")),
+        T.Grayscale(1) if meta["in_channels"] == 1 else T.Lambda(lambda im: im.convert("RGB")),
         T.Resize((meta["image_size"], meta["image_size"])), T.ToTensor(),
         T.Normalize(meta["mean"], meta["std"])])
     dataset = torchvision.datasets.ImageFolder(str(root / "val_set"), transform)
@@ -77,7 +77,7 @@ def single_image(model, path):
 
     @torch.inference_mode()
     def bare():
-        array = load_for_model(path, meta["channels"], meta["image_size"])
+        array = load_for_model(path, meta["in_channels"], meta["image_size"])
         net(normalize(torch.from_numpy(array)[None])).softmax(dim=1)
 
     for _ in range(20):  # warm-up

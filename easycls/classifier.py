@@ -8,7 +8,7 @@ from .data.images import survey_images
 from .engine.checkpoint import (check_backbone, load_matching_weights, model_from_checkpoint,
                                 read_checkpoint)
 from .engine.device import resolve_device
-from .engine.recipe import default_recipe, recipe_from_meta
+from .engine.recipe import check_positive, default_recipe, recipe_from_meta
 from .engine.run_folder import prepare_save_fold
 from .engine.trainer import Trainer, seed_everything
 from .errors import CheckpointError, DatasetError, EasyclsError
@@ -42,6 +42,7 @@ class Classifier:
         self.meta: Optional[dict] = None
         self.last_results = None
         self._predictor: Optional[Predictor] = None
+        self._loaded = None  # (checkpoint, path) from load_checkpoint: train() starts from it
 
     def __repr__(self) -> str:
         classes = self.meta["classes"] if self.meta else (self.dataset.classes if self.dataset else None)
@@ -63,6 +64,9 @@ class Classifier:
             >>> model.load_dataset('dataset/hand_gray')
         """
         self.num_classes = _checked_num_classes(self.num_classes)
+        if check not in (None, "quick", "full"):
+            raise DatasetError(f"check={check!r} is not valid: use 'quick' (read image headers, "
+                               f"the default), 'full' (decode every image) or None (skip).")
         if check is None:
             self.dataset = read_dataset(path, num_classes=self.num_classes)
         else:
@@ -103,17 +107,25 @@ class Classifier:
             >>> history = model.train(epochs=10, validate=True)
         """
         dataset = self._require_dataset()
+        epochs = check_positive("epochs", epochs)
+        if save_interval is not None:
+            save_interval = check_positive("save_interval", save_interval)
         if save_fold is not None:
             self.save_fold = save_fold
         folder = Path(self.save_fold)
         run_device = resolve_device(device or self.device)
         if resume:
+            ignored = [name for name, value in (
+                ("checkpoint", checkpoint), ("batch_size", batch_size), ("lr", lr),
+                ("image_size", image_size), ("channels", channels),
+                ("weight_decay", weight_decay)) if value is not None]
+            if ignored:
+                print(f"Note: resume=True goes on with the settings the run started with; "
+                      f"ignoring {', '.join(ignored)}.")
             trainer = self._resumed_trainer(dataset, folder, epochs, run_device, validate,
                                             save_interval, verbose)
         else:
-            start = read_checkpoint(checkpoint) if checkpoint is not None else None
-            if start is not None:
-                check_backbone(start, self.backbone, checkpoint)
+            start, checkpoint = self._starting_weights(checkpoint)
             gray, side = survey_images([path for path, _ in dataset.splits["train"]])
             recipe = default_recipe(
                 self.spec, len(dataset.classes), train_size=len(dataset.splits["train"]),
@@ -132,12 +144,25 @@ class Classifier:
             trainer = Trainer(model, dataset, recipe, folder, run_device, validate=validate,
                               save_interval=save_interval, verbose=verbose)
         history = trainer.run()
-        self.net, self.meta = trainer.model, trainer.meta(trainer.recipe.epochs)
+        self.net, self.meta = trainer.model, trainer.meta(trainer.completed_epochs)
         self._predictor = Predictor(self.net, self.meta, run_device)
+        self._loaded = None
         if trainer.best and not trainer.interrupted:
             print(f"Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
                   + f". Checkpoints in '{folder}'.")
         return history
+
+    def _starting_weights(self, checkpoint):
+        """(checkpoint dict, its path) to start from: the one given, or the one loaded."""
+        if checkpoint is not None:
+            start = read_checkpoint(checkpoint)
+            check_backbone(start, self.backbone, checkpoint)
+            return start, checkpoint
+        if self._loaded is not None:
+            print(f"Starting from the weights loaded from '{self._loaded[1]}' (use a new "
+                  f"Classifier to train from scratch).")
+            return self._loaded
+        return None, None
 
     def _resumed_trainer(self, dataset, folder, epochs, device, validate, save_interval, verbose):
         path = folder / "latest.pth"
@@ -176,7 +201,7 @@ class Classifier:
                                   f"does not fit {self.backbone}.")
         print(f"Continuing training from the weights in '{path}'.")
 
-    def load_checkpoint(self, checkpoint: Union[str, Path], device: str = "auto") -> dict:
+    def load_checkpoint(self, checkpoint: Union[str, Path], device: Optional[str] = None) -> dict:
         """Restore backbone weights, classes and preprocessing from a checkpoint file.
 
         Example:
@@ -186,12 +211,12 @@ class Classifier:
         check_backbone(state, self.backbone, checkpoint)
         self.net = model_from_checkpoint(state, checkpoint)
         self.meta = state["meta"]
-        self.num_classes = self.meta["num_classes"]
+        self._loaded = (state, checkpoint)
         self._predictor = Predictor(self.net, self.meta, resolve_device(device or self.device))
         return self.meta
 
     def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
-                  device: str = "auto", save_fold: Union[str, Path] = "cls_result"):
+                  device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result"):
         """Classify images with the given checkpoint (or the model just trained).
 
         `image`: a file, a folder, a PIL image, a numpy array (RGB) or a list of these.
@@ -202,6 +227,9 @@ class Classifier:
         """
         if checkpoint is not None:
             self.load_checkpoint(checkpoint, device=device)
+        elif device is not None:
+            self._predictor = Predictor(self._require_predictor().model, self.meta,
+                                        resolve_device(device))
         return self.fast_inference(image, show=show, save_fold=save_fold)
 
     def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result"):

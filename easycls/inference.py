@@ -103,7 +103,7 @@ class Predictor:
         self.k = min(5, len(self.classes))
 
     def prepare(self, item: InputItem) -> np.ndarray:
-        return item.model_array(self.meta["channels"], self.meta["image_size"])
+        return item.model_array(self.meta["in_channels"], self.meta["image_size"])
 
     @torch.inference_mode()
     def scores(self, batch: np.ndarray) -> torch.Tensor:
@@ -121,10 +121,10 @@ class Predictor:
 
     def predict(self, items: List[InputItem], raise_errors: bool) -> List[dict]:
         """One result per item, in order; unreadable files become {'error': ...} entries."""
-        if len(items) == 1:  # no threads for one picture: latency matters here
+        if len(items) == 1 and raise_errors:  # one picture, no threads: latency matters here
             return self.results(items, self.scores(self.prepare(items[0])[None]))
         results: List[Optional[dict]] = [None] * len(items)
-        shape = (self.meta["channels"], self.meta["image_size"], self.meta["image_size"])
+        shape = (self.meta["in_channels"], self.meta["image_size"], self.meta["image_size"])
         threads = default_threads()
 
         def decode(indices, batch, ok, first):

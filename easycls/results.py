@@ -2,6 +2,8 @@
 import os
 from typing import List, Union
 
+from .errors import EasyclsError
+
 HEADERS = {
     "en": ("image", "class", "score", "top-k"),
     "zh": ("图片", "类别", "置信度", "前k个"),
@@ -10,8 +12,13 @@ HEADERS = {
 
 def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
     if lang not in HEADERS:
-        raise ValueError(f"lang={lang!r} is not supported: use 'en' (English) or 'zh' (中文).")
-    rows = [results] if isinstance(results, dict) else list(results)
+        raise EasyclsError(f"lang={lang!r} is not supported: use 'en' (English) or 'zh' (中文).")
+    rows = [results] if isinstance(results, dict) else results
+    if not isinstance(rows, (list, tuple)) or not all(
+            isinstance(r, dict) and ("pred_class" in r or "error" in r) for r in rows):
+        raise EasyclsError(f"print_result takes what inference returns (a result dict or a list "
+                           f"of them), got {type(results).__name__} {str(results)[:60]!r}. "
+                           f"To classify a picture first: model.print_result(model.inference(...)).")
     table = []
     for index, result in enumerate(rows):
         name = os.path.basename(result["image"]) if result.get("image") else f"#{index}"

@@ -67,6 +67,21 @@ def in_notebook() -> bool:
         return False
 
 
+WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _free_name(folder: Path, name: str, taken: List[Path]) -> Path:
+    """The input's file name; a suffix _1, _2 ... where two inputs share one this call."""
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    if suffix not in WRITABLE:
+        suffix = ".png"
+    target, number = folder / f"{stem}{suffix}", 0
+    while target in taken:
+        number += 1
+        target = folder / f"{stem}_{number}{suffix}"
+    return target
+
+
 def save_annotated(items, results: List[dict], save_fold, display: bool = False) -> List[Path]:
     """Write annotated copies (same file names) into save_fold; show them in a notebook."""
     folder = Path(save_fold)
@@ -76,9 +91,7 @@ def save_annotated(items, results: List[dict], save_fold, display: bool = False)
         if "error" in result:
             continue
         picture = annotate(item.load(), label_text(result))
-        target = folder / (Path(item.name).stem + Path(item.name).suffix.lower())
-        if target.suffix not in (".png", ".jpg", ".jpeg", ".bmp"):
-            target = target.with_suffix(".png")
+        target = _free_name(folder, item.name, written)
         picture.save(target)
         written.append(target)
         if display:

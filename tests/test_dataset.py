@@ -136,3 +136,10 @@ def test_unwritable_lists_are_kept_in_memory(fresh_data, capsys, monkeypatch):
     assert dataset.classes == ["paper", "rock", "scissors"] and dataset.sizes()["val"] == 9
     assert not (fresh_data / "classes.txt").exists()
     assert "in memory only (could not write it: Permission denied)" in capsys.readouterr().out
+
+
+def test_val_txt_with_windows_backslashes_is_read(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    text = (fresh_data / "val.txt").read_text().replace("/", "\\")
+    (fresh_data / "val.txt").write_text(text)
+    assert read_dataset(fresh_data, notify=quiet).sizes()["val"] == 9

@@ -202,3 +202,37 @@ def test_print_result_in_chinese(model, hand_data, capsys):
 def test_print_result_before_inference_says_what_to_do():
     with pytest.raises(EasyclsError, match="no results to print yet"):
         Classifier("LeNet").print_result()
+
+
+def test_a_folder_with_one_broken_file_gives_an_error_entry(model, tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"nonsense")
+    results = model.fast_inference(tmp_path)
+    assert len(results) == 1 and "error" in results[0]
+
+
+def test_annotated_copies_of_inputs_sharing_a_name_do_not_overwrite(model, hand_data, tmp_path):
+    first = sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]
+    twin = tmp_path / "other" / first.name
+    twin.parent.mkdir()
+    shutil.copy(first, twin)
+    arrays = [np.zeros((9, 9), np.uint8), np.ones((9, 9), np.uint8)]
+    model.fast_inference([str(first), str(twin), *arrays], show=True, save_fold=tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [first.name, first.stem + "_1.png", "image_2.png", "image_3.png"])
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m: m.load_checkpoint(None), "must be given as a file path"),
+    (lambda m: m.load_dataset(5), "must be given as a folder path"),
+    (lambda m: m.load_dataset("dataset/hand_gray", check="fast"), "check='fast' is not valid"),
+    (lambda m: m.print_result("x.png"), "print_result takes what inference returns"),
+])
+def test_wrong_argument_types_are_explained(call, words):
+    with pytest.raises(EasyclsError, match=words):
+        call(Classifier("LeNet"))
+
+
+def test_print_result_in_an_unknown_language_is_explained(model, hand_data):
+    result = model.fast_inference(str(sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]))
+    with pytest.raises(EasyclsError, match="lang='cn' is not supported"):
+        model.print_result(result, lang="cn")

@@ -42,7 +42,7 @@ def test_checkpoint_loads_with_weights_only_and_carries_its_preprocessing(traine
     assert {"state_dict", "meta", "optimizer", "scheduler", "rng"} <= checkpoint.keys()
     meta = checkpoint["meta"]
     assert meta["classes"] == ["paper", "rock", "scissors"]
-    assert (meta["image_size"], meta["channels"], meta["epoch"]) == (32, 1, 10)
+    assert (meta["image_size"], meta["in_channels"], meta["epoch"]) == (32, 1, 10)
     assert len(meta["mean"]) == len(meta["std"]) == 1
     best = torch.load(save_fold / "best_accuracy_top-1.pth", weights_only=True)
     assert best["meta"]["best"]["accuracy_top-1"] == max(
@@ -187,3 +187,91 @@ def test_cuda_request_on_a_machine_without_gpu_is_explained(hand_data, tmp_path)
     model.load_dataset(hand_data)
     with pytest.raises(TrainingError, match="no usable NVIDIA GPU"):
         model.train(epochs=1, device="cuda", save_fold=tmp_path, verbose=False)
+
+
+def test_training_after_load_checkpoint_starts_from_the_loaded_weights(trained, hand_data, tmp_path, capsys):
+    _, save_fold, _ = trained
+    model = Classifier("LeNet")
+    model.load_checkpoint(save_fold / "best_accuracy_top-1.pth")
+    model.load_dataset(hand_data, check=None)
+    history = model.train(epochs=1, lr=1e-4, save_fold=tmp_path, verbose=False)
+    assert "Starting from the weights loaded from" in capsys.readouterr().out
+    assert history[-1]["accuracy_top-1"] >= 85.0
+
+
+def test_resume_says_which_arguments_it_ignores(hand_data, tmp_path, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    model.train(epochs=1, save_fold=tmp_path, verbose=False)
+    model.train(epochs=2, resume=True, lr=0.5, batch_size=8, save_fold=tmp_path, verbose=False)
+    assert "ignoring batch_size, lr" in capsys.readouterr().out
+    with pytest.raises(TrainingError, match="epochs=0 is not valid"):
+        model.train(epochs=0, resume=True, save_fold=tmp_path, verbose=False)
+
+
+def test_log_header_has_no_epoch_so_openmmlab_tools_skip_it(trained):
+    _, save_fold, _ = trained
+    header = read_log(save_fold / "log.json")[0]
+    assert "epoch" not in header and "mode" not in header and header["completed_epochs"] == 0
+
+
+def test_batch_size_larger_than_the_data_set_is_reduced_and_said(hand_data, tmp_path, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    model.train(epochs=1, batch_size=10_000, save_fold=tmp_path, verbose=False)
+    out = capsys.readouterr().out
+    assert "batch_size   = 180  (you asked for 10000, but there are only 180 training images)" in out
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"weight_decay": -1}, "weight_decay=-1 is not valid"),
+    ({"save_interval": "x"}, "save_interval='x' is not valid"),
+    ({"random_seed": "a"}, "random_seed='a' is not valid"),
+    ({"image_size": 4}, "image_size=4 is too small for LeNet: it needs at least 16 px"),
+    ({"lr": 0}, "lr=0 is not valid"),
+    ({"batch_size": 0}, "batch_size=0 is not valid"),
+    ({"cache": "yes"}, "cache='yes' is not valid"),
+    ({"device": "tpu"}, "Unknown device 'tpu'"),
+])
+def test_bad_training_arguments_are_explained_before_anything_is_written(hand_data, tmp_path, kwargs, words):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    with pytest.raises(TrainingError, match=words):
+        model.train(epochs=1, save_fold=tmp_path / "run", verbose=False, **kwargs)
+    assert not (tmp_path / "run" / "log.json").exists()
+
+
+def test_rgb_backbone_refuses_one_channel_with_advice(hand_data, tmp_path):
+    model = Classifier("ResNet18")
+    model.load_dataset(hand_data, check=None)
+    with pytest.raises(TrainingError, match="ResNet18 takes 3-channel images, not channels=1"):
+        model.train(epochs=1, channels=1, save_fold=tmp_path, verbose=False)
+
+
+def test_save_fold_that_is_a_file_is_explained(hand_data, tmp_path):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(TrainingError, match="is a file, but training needs a folder"):
+        model.train(epochs=1, save_fold=tmp_path / "taken", verbose=False)
+
+
+def test_resume_after_the_training_set_changed_restarts_the_epoch(hand_data, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(hand_data, data)
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    model.train(epochs=2, save_fold=tmp_path / "run", verbose=False)
+    state = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)
+    state["meta"]["epoch"] = 1
+    state["progress"] = {"epoch": 2, "step": 3, "order": torch.randperm(180)}
+    torch.save(state, tmp_path / "run" / "latest.pth")
+    for path in list((data / "training_set" / "rock").glob("*.png"))[:30]:
+        path.unlink()
+    model.load_dataset(data, check=None)
+    history = model.train(epochs=2, resume=True, save_fold=tmp_path / "run", verbose=False)
+    assert "The training set changed since the run was interrupted (180 images then, 150 now)" \
+        in capsys.readouterr().out
+    assert history[-1]["epoch"] == 2

@@ -15,7 +15,8 @@ from PIL import Image
 
 from ..errors import DatasetError
 from .cache import default_threads
-from .folder import IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, listing, read_dataset
+from .folder import (IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, as_folder_path, listing,
+                     read_dataset)
 from .images import is_image_file
 
 LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "license",
@@ -206,7 +207,7 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
     if check not in ("quick", "full"):
         raise ValueError(f"check={check!r} is not valid: use 'quick' (read image headers) or "
                          f"'full' (decode every image).")
-    report = DatasetReport(Path(path), check)
+    report = DatasetReport(as_folder_path(path), check)
     try:
         dataset = read_dataset(path, num_classes=num_classes, notify=report.notes.append,
                                write_lists=write_lists)

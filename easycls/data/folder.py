@@ -129,11 +129,11 @@ def _read_list_file(list_file: Path, image_root: Path, classes: List[str]) -> Li
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
                 continue
-            relative, label = parts[0], int(parts[1])
+            relative, label = parts[0].replace("\\", "/"), int(parts[1])
             if not 0 <= label < len(classes):
                 problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
                 continue
-            folder = relative.replace("\\", "/").split("/")[0]
+            folder = relative.split("/")[0]
             if folder in classes and folder != classes[label]:
                 problems.append(f"line {number}: '{relative}' is in folder '{folder}' but has "
                                 f"label {label} ({classes[label]})")
@@ -179,6 +179,13 @@ def _read_eval_split(root: Path, split: str, classes: List[str], notes: List[str
     return samples
 
 
+def as_folder_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise DatasetError(f"The data set must be given as a folder path (a string), got "
+                           f"{type(path).__name__} {path!r}, e.g. load_dataset('dataset/hand_gray').")
+    return Path(path)
+
+
 def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT_FRACTION,
              seed: int = 0) -> Tuple[List[Sample], List[Sample]]:
     """Split samples per class, reproducibly, into (kept, held_out)."""
@@ -202,7 +209,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
     Missing classes.txt / val.txt / test.txt are derived from the folders and, with
     write_lists, written beside them (kept in memory where the folder is read-only).
     """
-    root = Path(path)
+    root = as_folder_path(path)
     if not root.exists():
         raise PathNotFoundError(
             f"Data set folder '{path}' does not exist (looked in {Path.cwd()}). Check the "

@@ -45,6 +45,11 @@ class Acceleration:
         self.scaler.step(optimizer)
         self.scaler.update()
 
+    def load_state_dict(self, state: Optional[dict]) -> None:
+        """Loss-scaler state from a checkpoint (fp16 only), so resuming is exact."""
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
     def describe(self) -> str:
         if self.amp_dtype is None:
             return f"{self.device.type}: float32"

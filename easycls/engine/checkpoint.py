@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import CheckpointError, PathNotFoundError
 from ..models import create_model, get_spec
 
-META_KEYS = ("backbone", "num_classes", "classes", "channels", "image_size", "mean", "std")
+META_KEYS = ("backbone", "num_classes", "classes", "in_channels", "image_size", "mean", "std")
 
 
 def save_atomic(obj: dict, path) -> Path:
@@ -38,6 +38,10 @@ def _looks_like_openmmlab(obj) -> bool:
 
 def read_checkpoint(path) -> dict:
     """Load and check an easycls checkpoint, with a clear error for anything else."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError(f"The checkpoint must be given as a file path (a string), got "
+                              f"{type(path).__name__} {path!r}, e.g. "
+                              f"'checkpoints/cls_model/best_accuracy_top-1.pth'.")
     if not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(path))
         found = sorted(p.name for p in Path(folder).glob("*.pth")) if os.path.isdir(folder) else []
@@ -88,12 +92,12 @@ def check_backbone(checkpoint: dict, backbone: str, path) -> None:
 def model_from_checkpoint(checkpoint: dict, path) -> nn.Module:
     """Build the saved backbone and load its weights exactly."""
     meta = checkpoint["meta"]
-    model = create_model(meta["backbone"], meta["num_classes"], meta["channels"])
+    model = create_model(meta["backbone"], meta["num_classes"], meta["in_channels"])
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"The weights in '{path}' do not fit a {meta['backbone']} with "
-                              f"{meta['num_classes']} classes and {meta['channels']} input "
+                              f"{meta['num_classes']} classes and {meta['in_channels']} input "
                               f"channel(s); the file may have been edited. Detail: {exc}") from exc
     return model
 

@@ -95,14 +95,23 @@ def default_recipe(spec, num_classes: int, *, train_size: int, data_is_gray: boo
     if batch_size is None:
         batch_size, reasons["batch_size"] = _default_batch_size(spec, train_size)
     batch_size = check_positive("batch_size", batch_size)
+    if batch_size > train_size:
+        reasons["batch_size"] = f"you asked for {batch_size}, but there are only {train_size} training images"
+        batch_size = train_size
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TrainingError(f"random_seed={seed!r} is not valid: expected a whole number, e.g. 0.")
     if pretrained and not spec.pretrained_available:
         spec.builder(num_classes=num_classes, pretrained=True)  # raises its own explanation
 
     if fixed_input:
-        image_size, channels = fixed_input["image_size"], fixed_input["channels"]
+        saved = fixed_input["in_channels"]
+        if channels is not None and channels != saved:
+            raise TrainingError(f"channels={channels} does not fit the checkpoint, whose first "
+                                f"layer takes {saved} channel(s). Leave channels unset.")
+        channels, reasons["channels"] = saved, "same as the checkpoint being fine-tuned"
         mean, std = tuple(fixed_input["mean"]), tuple(fixed_input["std"])
-        for key in ("image_size", "channels"):
-            reasons[key] = "same as the checkpoint being fine-tuned"
+        if image_size is None:
+            image_size, reasons["image_size"] = fixed_input["image_size"], "same as the checkpoint"
     else:
         if channels is None:
             if spec.channels:
@@ -116,8 +125,16 @@ def default_recipe(spec, num_classes: int, *, train_size: int, data_is_gray: boo
             image_size, reasons["image_size"] = _default_image_size(spec, pretrained, data_side)
         mean, std = spec.stats_for(channels)
     image_size = check_positive("image_size", image_size)
+    if image_size < spec.min_image_size:
+        raise TrainingError(f"image_size={image_size} is too small for {spec.name}: it needs at "
+                            f"least {spec.min_image_size} px. Leave image_size unset for the "
+                            f"default, or pass {spec.min_image_size} or more.")
     if channels not in (1, 3):
         raise TrainingError(f"channels={channels!r} is not valid: use 1 (grayscale) or 3 (RGB).")
+    if spec.channels and channels != spec.channels:
+        raise TrainingError(f"{spec.name} takes {spec.channels}-channel images, not "
+                            f"channels={channels}; gray pictures are repeated into 3 channels "
+                            f"automatically. Leave channels unset, or use LeNet for 1 channel.")
 
     if lr is None:
         if optimizer == "SGD":
@@ -131,6 +148,9 @@ def default_recipe(spec, num_classes: int, *, train_size: int, data_is_gray: boo
     lr = check_positive("lr", lr, float)
     if weight_decay is None:
         weight_decay = 5e-4 if optimizer in ("SGD", "AdamW") else 0.0
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise TrainingError(f"weight_decay={weight_decay!r} is not valid: expected a number of 0 "
+                            f"or more, e.g. 5e-4.")
     if topk is None:
         topk = default_topk(num_classes)
         reasons["topk"] = "top-1 always" + ("; top-5 too, with more than 5 classes"

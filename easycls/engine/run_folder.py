@@ -4,6 +4,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
+from ..errors import TrainingError
+
 RUN_FILES = ("log.json", "latest.pth", "best_accuracy_top-*.pth", "epoch_*.pth")
 
 
@@ -14,6 +16,9 @@ def previous_run_files(folder: Path) -> list:
 def prepare_save_fold(folder, notify: Callable[[str], None] = print) -> Optional[Path]:
     """Create the folder; move an earlier run's files into previous_runs/<time>/ and say so."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise TrainingError(f"save_fold '{folder}' is a file, but training needs a folder to "
+                            f"write log.json and checkpoints into. Choose another save_fold.")
     folder.mkdir(parents=True, exist_ok=True)
     files = previous_run_files(folder)
     if not files:

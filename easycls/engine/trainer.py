@@ -75,7 +75,7 @@ class Trainer:
         self.log = LogWriter(self.save_fold / "log.json")
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.best: Dict[str, float] = {}
-        self.start_epoch = 1
+        self.start_epoch, self.completed_epochs = 1, 0
         self.interrupted = False
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
@@ -123,9 +123,16 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.schedule.load_state_dict(checkpoint["scheduler"])
         restore_rng(checkpoint["rng"], self.generator)
-        self.start_epoch = int(checkpoint["meta"]["epoch"]) + 1
+        self.completed_epochs = int(checkpoint["meta"]["epoch"])
+        self.start_epoch = self.completed_epochs + 1
         self.best = dict(checkpoint["meta"].get("best", {}))
+        self.accel.load_state_dict(checkpoint.get("scaler"))
         self.progress = checkpoint.get("progress")
+        if self.progress is not None and len(self.progress["order"]) != self.train_batches.count:
+            self.notify(f"The training set changed since the run was interrupted "
+                        f"({len(self.progress['order'])} images then, "
+                        f"{self.train_batches.count} now): epoch {self.start_epoch} starts over.")
+            self.progress = None
 
     def _prepare(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -137,7 +144,7 @@ class Trainer:
         recipe = self.recipe
         return {"easycls_version": __version__, "backbone": recipe.backbone,
                 "num_classes": len(self.dataset.classes), "classes": list(self.dataset.classes),
-                "channels": recipe.channels, "image_size": recipe.image_size,
+                "in_channels": recipe.channels, "image_size": recipe.image_size,
                 "mean": list(recipe.mean), "std": list(recipe.std), "resize": "stretch-bilinear",
                 "epoch": epoch, "best": dict(self.best), "recipe": recipe.to_meta()}
 
@@ -147,10 +154,14 @@ class Trainer:
                  "scheduler": self.schedule.state_dict(), "rng": rng_state(self.generator)}
         if progress is not None:
             state["progress"] = progress
+        if self.accel.scaler is not None:
+            state["scaler"] = self.accel.scaler.state_dict()
         return state
 
     def _log_header(self) -> None:
         header = self.meta(self.start_epoch - 1)
+        # OpenMMLab's log tools read any line with an "epoch" as a training record.
+        header["completed_epochs"] = header.pop("epoch")
         header.update(device=str(self.device), precision=self.accel.describe(),
                       cached=self.cached, data_place=self.data_place,
                       decode_seconds=round(self.decode_seconds, 3),
@@ -225,7 +236,9 @@ class Trainer:
         self.model.train()
         lines, steps = [], len(self.train_batches)
         if self.progress is None or self.progress["epoch"] != epoch:
-            self.progress = {"epoch": epoch, "step": 0, "order": self.train_batches.new_order()}
+            order = self.train_batches.new_order()
+            self.progress = {"epoch": epoch, "step": 0,
+                             "order": torch.arange(self.train_batches.count) if order is None else order}
         done = self.progress["step"]
         bar.update(done)
         window = {"loss": torch.zeros((), device=self.device), "time": 0.0, "data_time": 0.0,

@@ -25,6 +25,7 @@ class ModelSpec:
     batch_size: int
     aliases: Tuple[str, ...] = field(default_factory=tuple)
     pretrained_available: bool = False
+    min_image_size: int = 32  # below this the network's strides and kernels run out of pixels
 
     def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """Normalisation mean/std for the given channel count."""
@@ -47,12 +48,13 @@ def _key(name: str) -> str:
 
 
 def register(name: str, *, image_size: int, channels: int, mean, std, lr: float,
-             batch_size: int, aliases=(), pretrained_available: bool = False):
+             batch_size: int, aliases=(), pretrained_available: bool = False,
+             min_image_size: int = 32):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
         spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std), lr,
-                         batch_size, tuple(aliases), pretrained_available)
+                         batch_size, tuple(aliases), pretrained_available, min_image_size)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name
