@@ -4,16 +4,13 @@ from typing import List, Optional, Union
 
 from .data.doctor import check_dataset
 from .data.folder import FolderDataset, read_dataset
-from .data.images import survey_images
-from .engine.checkpoint import (check_backbone, load_matching_weights, model_from_checkpoint,
-                                read_checkpoint)
+from .engine.checkpoint import check_backbone, model_from_checkpoint, read_checkpoint
 from .engine.device import resolve_device
-from .engine.recipe import check_positive, default_recipe, recipe_from_meta
-from .engine.run_folder import prepare_save_fold
-from .engine.trainer import Trainer, seed_everything
+from .engine.recipe import check_positive
+from .engine.session import Start, new_run, resumed_run
 from .errors import CheckpointError, DatasetError, EasyclsError
 from .inference import Predictor, predict_inputs
-from .models import create_model, find_head, get_spec, list_models
+from .models import get_spec, list_models
 from .results import format_results
 
 DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
@@ -114,46 +111,30 @@ class Classifier:
             self.save_fold = save_fold
         folder = Path(self.save_fold)
         run_device = resolve_device(device or self.device)
+        options = dict(validate=validate, save_interval=save_interval, verbose=verbose)
         if resume:
-            ignored = [name for name, value in (
-                ("checkpoint", checkpoint), ("batch_size", batch_size), ("lr", lr),
-                ("image_size", image_size), ("channels", channels),
-                ("weight_decay", weight_decay)) if value is not None]
-            if ignored:
-                print(f"Note: resume=True goes on with the settings the run started with; "
-                      f"ignoring {', '.join(ignored)}.")
-            trainer = self._resumed_trainer(dataset, folder, epochs, run_device, validate,
-                                            save_interval, verbose)
+            _note_ignored_on_resume(checkpoint=checkpoint, batch_size=batch_size, lr=lr,
+                                    image_size=image_size, channels=channels,
+                                    weight_decay=weight_decay)
+            trainer = resumed_run(self.spec, dataset, folder, run_device, epochs=epochs, **options)
         else:
-            start, checkpoint = self._starting_weights(checkpoint)
-            gray, side = survey_images([path for path, _ in dataset.splits["train"]])
-            recipe = default_recipe(
-                self.spec, len(dataset.classes), train_size=len(dataset.splits["train"]),
-                data_is_gray=gray, data_side=side,
-                epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                weight_decay=weight_decay, image_size=image_size, channels=channels,
-                augment=augment, topk=topk, seed=random_seed, pretrained=pretrained, cache=cache,
-                fixed_input=start["meta"] if start is not None else None)
-            seed_everything(recipe.seed)
-            model = create_model(self.backbone, len(dataset.classes), recipe.channels,
-                                 pretrained=pretrained)
-            if start is not None:
-                self._start_from(model, start, checkpoint, dataset.classes)
-            prepare_save_fold(folder)
-            print(recipe.describe())
-            trainer = Trainer(model, dataset, recipe, folder, run_device, validate=validate,
-                              save_interval=save_interval, verbose=verbose)
+            settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                            weight_decay=weight_decay, image_size=image_size, channels=channels,
+                            augment=augment, topk=topk, seed=random_seed, pretrained=pretrained,
+                            cache=cache)
+            trainer = new_run(self.spec, dataset, folder, run_device,
+                              start=self._starting_weights(checkpoint), settings=settings, **options)
         history = trainer.run()
         self.net, self.meta = trainer.model, trainer.meta(trainer.completed_epochs)
         self._predictor = Predictor(self.net, self.meta, run_device)
         self._loaded = None
         if trainer.best and not trainer.interrupted:
-            print(f"Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
+            print("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
                   + f". Checkpoints in '{folder}'.")
         return history
 
-    def _starting_weights(self, checkpoint):
-        """(checkpoint dict, its path) to start from: the one given, or the one loaded."""
+    def _starting_weights(self, checkpoint) -> Optional[Start]:
+        """The checkpoint to start from: the one given, else the one loaded, else none."""
         if checkpoint is not None:
             start = read_checkpoint(checkpoint)
             check_backbone(start, self.backbone, checkpoint)
@@ -161,45 +142,7 @@ class Classifier:
         if self._loaded is not None:
             print(f"Starting from the weights loaded from '{self._loaded[1]}' (use a new "
                   f"Classifier to train from scratch).")
-            return self._loaded
-        return None, None
-
-    def _resumed_trainer(self, dataset, folder, epochs, device, validate, save_interval, verbose):
-        path = folder / "latest.pth"
-        state = read_checkpoint(path)
-        check_backbone(state, self.backbone, path)
-        if list(state["meta"]["classes"]) != list(dataset.classes):
-            raise CheckpointError(
-                f"Cannot resume '{path}': it was trained on classes "
-                f"{', '.join(state['meta']['classes'])}, but the loaded data set has "
-                f"{', '.join(dataset.classes)}. Load the same data set, or start a new run "
-                f"with checkpoint='{path}' to fine-tune instead.")
-        recipe = recipe_from_meta(state["meta"]["recipe"], "resumed run")
-        recipe.epochs = epochs
-        model = model_from_checkpoint(state, path)
-        print(f"Resuming '{path}' after epoch {state['meta']['epoch']} of {epochs}, with the "
-              f"settings it was started with.")
-        trainer = Trainer(model, dataset, recipe, folder, device, validate=validate,
-                          save_interval=save_interval, verbose=verbose)
-        trainer.resume_from(state)
-        return trainer
-
-    def _start_from(self, model, start: dict, path, classes: List[str]) -> None:
-        """Load a checkpoint's weights for fine-tuning; a head for other classes is replaced."""
-        state = dict(start["state_dict"])
-        if list(start["meta"]["classes"]) != list(classes):
-            head = find_head(model)[0]
-            state = {k: v for k, v in state.items() if not k.startswith(head + ".")}
-            print(f"Fine-tuning from '{path}': its classes ({', '.join(start['meta']['classes'])}) "
-                  f"differ from this data set's ({', '.join(classes)}), so the last layer starts "
-                  f"fresh; all other weights are loaded.")
-        fresh = load_matching_weights(model, state)
-        if not start["meta"]["classes"] == list(classes):
-            return
-        if fresh:
-            raise CheckpointError(f"'{path}' is missing weights for {', '.join(fresh[:5])}; it "
-                                  f"does not fit {self.backbone}.")
-        print(f"Continuing training from the weights in '{path}'.")
+        return self._loaded
 
     def load_checkpoint(self, checkpoint: Union[str, Path], device: Optional[str] = None) -> dict:
         """Restore backbone weights, classes and preprocessing from a checkpoint file.
@@ -273,6 +216,13 @@ class Classifier:
                 "model.inference(image, checkpoint='checkpoints/cls_model/best_accuracy_top-1.pth'), "
                 "call model.load_checkpoint(...) first, or train it with model.train().")
         return self._predictor
+
+
+def _note_ignored_on_resume(**given) -> None:
+    ignored = [name for name, value in given.items() if value is not None]
+    if ignored:
+        print(f"Note: resume=True goes on with the settings the run started with; "
+              f"ignoring {', '.join(ignored)}.")
 
 
 def _checked_num_classes(value):

@@ -1,7 +1,6 @@
 """The dataset doctor names every problem of a broken data set."""
 import shutil
 
-import numpy as np
 import pytest
 from PIL import Image
 
