@@ -81,9 +81,12 @@ class Classifier:
             print(line)
         if report.exception is not None:
             raise report.exception
+        if len(report.errors) == 1:
+            raise DatasetError(report.errors[0])
         if report.errors:
-            raise DatasetError(" ".join(report.errors) + " Run easycls.check_dataset("
-                               f"'{path}') for the full report.")
+            raise DatasetError(f"'{path}' has {len(report.errors)} problems:\n- "
+                               + "\n- ".join(report.errors)
+                               + f"\nRun easycls.check_dataset('{path}') for the full report.")
         return report.dataset
 
     def train(self, epochs: int = 10, batch_size: Optional[int] = None, lr: Optional[float] = None,

@@ -122,3 +122,24 @@ def test_report_prints_a_table_of_counts(data, capsys):
     check_dataset(data)
     out = capsys.readouterr().out
     assert "paper" in out and "train" in out and "=>" in out
+
+
+def test_several_label_problems_are_all_named_with_the_image_checks(data):
+    (data / "val.txt").write_text("paper/paper_0000.png 9\nrock/rock_0000.png 0\n")
+    (data / "test.txt").write_text("rock/gone.png 1\n")
+    shutil.copytree(data / "training_set" / "rock", data / "training_set" / "spock")
+    target = data / "training_set" / "paper" / "paper_0001.png"
+    target.write_bytes(b"broken")
+    report = check_dataset(data, verbose=False)
+    text = " | ".join(report.errors)
+    assert "label 9 is outside 0..2" in text and "is in folder 'rock' but has label 0" in text
+    assert "rock/gone.png" in text and "'spock'" in text
+    assert "paper_0001.png" in only(report, "unreadable image(s)")
+    assert report.classes == ["paper", "rock", "scissors"]
+
+
+def test_load_dataset_lists_every_label_problem(data):
+    (data / "val.txt").write_text("paper/paper_0000.png 9\n")
+    (data / "test.txt").write_text("rock/gone.png 1\n")
+    with pytest.raises(DatasetError, match=r"has 2 problems:\n- .*label 9.*\n- .*rock/gone.png"):
+        Classifier("LeNet").load_dataset(data)

@@ -210,8 +210,8 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
     report = DatasetReport(as_folder_path(path), check)
     try:
         dataset = read_dataset(path, num_classes=num_classes, notify=report.notes.append,
-                               write_lists=write_lists)
-    except DatasetError as exc:
+                               write_lists=write_lists, problems=report.errors)
+    except DatasetError as exc:  # a data set too broken to read on (no training images, ...)
         report.errors.append(str(exc))
         report.exception = exc
         dataset = None

@@ -41,6 +41,21 @@ class FolderDataset:
         return {name: len(samples) for name, samples in self.splits.items()}
 
 
+@dataclass
+class _Reading:
+    """What one read of a data set collects, and how it treats problems."""
+
+    notes: List[str]
+    write_lists: bool
+    problems: Optional[List[str]] = None  # None: raise at the first problem
+
+    def problem(self, message: str) -> None:
+        """A problem that would train on wrong labels: raise it, or collect it and go on."""
+        if self.problems is None:
+            raise DatasetError(message)
+        self.problems.append(message)
+
+
 def listing(items: List[str], separator: str = ", ", shown: int = 5) -> str:
     """The first few items, and how many more there are."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
@@ -74,8 +89,9 @@ def _find_split_folder(root: Path, split: str) -> Optional[Path]:
     return None
 
 
-def _try_write(path: Path, lines: List[str], what: str, notes: List[str], write: bool) -> None:
-    if not write:
+def _try_write(path: Path, lines: List[str], what: str, reading: _Reading) -> None:
+    notes = reading.notes
+    if not reading.write_lists:
         notes.append(f"{path.name} is missing: it will be written from {what}.")
         return
     try:
@@ -100,11 +116,12 @@ def _read_classes_txt(path: Path) -> List[str]:
     return classes
 
 
-def _class_folder_samples(folder: Path, classes: List[str], split_name: str) -> List[Sample]:
+def _class_folder_samples(folder: Path, classes: List[str], split_name: str,
+                          reading: _Reading) -> List[Sample]:
     index = {name: i for i, name in enumerate(classes)}
     unknown = [name for name in _subfolders(folder) if name not in index]
     if unknown:
-        raise DatasetError(
+        reading.problem(
             f"'{folder}' has folder(s) {', '.join(repr(u) for u in unknown)} that are not "
             f"classes of this data set ({', '.join(classes)}). Every {split_name} folder must "
             f"be one of the classes: add the name to classes.txt (as a new last line, so the "
@@ -117,7 +134,8 @@ def _class_folder_samples(folder: Path, classes: List[str], split_name: str) -> 
     return samples
 
 
-def _read_list_file(list_file: Path, image_root: Path, classes: List[str]) -> List[Sample]:
+def _read_list_file(list_file: Path, image_root: Path, classes: List[str],
+                    reading: _Reading) -> List[Sample]:
     """Parse 'relative/path.png <label>' lines, checking files and labels by class name."""
     samples, missing, problems = [], [], []
     with open(list_file, encoding="utf-8-sig") as handle:
@@ -144,38 +162,39 @@ def _read_list_file(list_file: Path, image_root: Path, classes: List[str]) -> Li
                 continue
             samples.append((str(path), label))
     if problems:
-        raise DatasetError(
+        reading.problem(
             f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels count from 0 in "
             f"the order of classes.txt ({', '.join(classes)}). Fix these lines, or delete "
             f"{list_file.name} to rebuild it from the class folders.")
     if missing:
-        raise DatasetError(
+        reading.problem(
             f"'{list_file}' names {len(missing)} file(s) that do not exist under "
             f"'{image_root}': {listing(missing)}. Paths are relative to '{image_root}'. Fix or remove "
             f"those lines, or delete {list_file.name} to rebuild it from the class folders.")
     return samples
 
 
-def _read_eval_split(root: Path, split: str, classes: List[str], notes: List[str],
-                     write: bool) -> Optional[List[Sample]]:
+def _read_eval_split(root: Path, split: str, classes: List[str],
+                     reading: _Reading) -> Optional[List[Sample]]:
     folder = _find_split_folder(root, split)
     if folder is None:
         return None
     list_file = root / f"{split}.txt"
     if list_file.is_file():
-        return _read_list_file(list_file, folder, classes)
+        return _read_list_file(list_file, folder, classes, reading)
     if not _subfolders(folder):
         if _images_below(folder):
-            raise DatasetError(
+            reading.problem(
                 f"'{folder}' holds images directly, but there is no {list_file.name} to say "
                 f"their labels. Either sort the images into one folder per class "
                 f"({', '.join(classes)}), or write {list_file} with one "
                 f"'<file name> <label>' line per image.")
-        notes.append(f"'{folder.name}' is empty: no {split} split.")
+        else:
+            reading.notes.append(f"'{folder.name}' is empty: no {split} split.")
         return None
-    samples = _class_folder_samples(folder, classes, split)
+    samples = _class_folder_samples(folder, classes, split, reading)
     lines = [f"{Path(path).relative_to(folder).as_posix()} {label}" for path, label in samples]
-    _try_write(list_file, lines, f"the class folders in {folder.name}/", notes, write)
+    _try_write(list_file, lines, f"the class folders in {folder.name}/", reading)
     return samples
 
 
@@ -203,11 +222,14 @@ def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT
 
 
 def read_dataset(path, num_classes: Optional[int] = None,
-                 notify: Callable[[str], None] = print, write_lists: bool = True) -> FolderDataset:
+                 notify: Callable[[str], None] = print, write_lists: bool = True,
+                 problems: Optional[List[str]] = None) -> FolderDataset:
     """Read a data set folder, fix its class list and check every split against it.
 
     Missing classes.txt / val.txt / test.txt are derived from the folders and, with
     write_lists, written beside them (kept in memory where the folder is read-only).
+    Label problems raise a DatasetError; given a `problems` list, they are collected
+    there instead and the parts in question are left out.
     """
     root = as_folder_path(path)
     if not root.exists():
@@ -217,7 +239,8 @@ def read_dataset(path, num_classes: Optional[int] = None,
     if not root.is_dir():
         raise DatasetError(f"'{path}' is a file, but load_dataset needs a folder with "
                            f"training_set/ and val_set/ (or one folder per class).")
-    notes: List[str] = []
+    reading = _Reading([], write_lists, problems)
+    notes = reading.notes
     train_dir = _find_split_folder(root, "train")
     classes_txt = root / "classes.txt"
     if train_dir is None:
@@ -238,14 +261,14 @@ def read_dataset(path, num_classes: Optional[int] = None,
             raise DatasetError(f"'{train_dir}' has no class folders. Put the training images "
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
-        _try_write(classes_txt, classes, "the training folder names (sorted)", notes, write_lists)
+        _try_write(classes_txt, classes, "the training folder names (sorted)", reading)
     if num_classes is not None and num_classes != len(classes):
-        raise DatasetError(
+        reading.problem(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
             f"{', '.join(classes)} (from {source}). Remove `model.num_classes = {num_classes}` "
             f"to use the data set's classes, or set it to {len(classes)}.")
 
-    train = _class_folder_samples(train_dir, classes, "training")
+    train = _class_folder_samples(train_dir, classes, "training", reading)
     if not train:
         raise DatasetError(f"No training images found in '{train_dir}'. Expected image files "
                            f"(.png, .jpg, ...) in folders named after the classes: "
@@ -258,14 +281,14 @@ def read_dataset(path, num_classes: Optional[int] = None,
     if train_dir == root:
         splits["train"], splits["val"] = hold_out(train, len(classes))
     else:
-        val = _read_eval_split(root, "val", classes, notes, write_lists)
+        val = _read_eval_split(root, "val", classes, reading)
         if val:
             splits["val"] = val
         else:
             splits["train"], splits["val"] = hold_out(train, len(classes))
             notes.append(f"No val_set/: held out {len(splits['val'])} training images "
                          f"({HELD_OUT_FRACTION:.0%} of each class, same every run) for validation.")
-        test = _read_eval_split(root, "test", classes, notes, write_lists)
+        test = _read_eval_split(root, "test", classes, reading)
         if test:
             splits["test"] = test
     for note in notes:
