@@ -133,3 +133,24 @@ def test_a_broken_file_is_also_skipped_when_streaming_from_disk(one_broken_file,
 
     warnings = [line for line in read_log(tmp_path / "run" / "log.json") if line.get("mode") == "warning"]
     assert warnings == [{"mode": "warning", "skipped_files": [str(broken)]}]
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    from easycls.data.synthetic import make_hand_gestures
+
+    return make_hand_gestures(tmp_path_factory.mktemp("lists") / "data", 3, 2, 0, size=16)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list("paperock/_01239 .png\n\t-\\石")), max_size=200))
+def test_random_val_txt_gives_a_dataset_error_or_a_valid_split(small_data, text):
+    from easycls import DatasetError
+    from easycls.data.folder import read_dataset
+
+    (small_data / "val.txt").write_text(text, encoding="utf-8")
+    try:
+        dataset = read_dataset(small_data, notify=lambda _: None, write_lists=False)
+    except DatasetError:
+        return
+    assert all(0 <= label < 3 for _, label in dataset.splits["val"])
