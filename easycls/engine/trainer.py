@@ -167,7 +167,7 @@ class Trainer:
                       decode_seconds=round(self.decode_seconds, 3),
                       dataset=str(self.dataset.root), dataset_sizes=self.dataset.sizes(),
                       skipped_files=self.skipped, start_epoch=self.start_epoch)
-        self.log.write(header)
+        self.log.write(header, sync=True)
 
     def run(self) -> List[dict]:
         """Train the remaining epochs; return the log lines written."""
@@ -299,4 +299,4 @@ class Trainer:
         for name in improved:
             save_atomic(self._checkpoint(epoch), self.save_fold / f"best_{name}.pth")
         return self.log.write({"mode": "val", "epoch": epoch, "iter": len(self.train_batches),
-                               "lr": self.schedule.lr, **metrics})
+                               "lr": self.schedule.lr, **metrics}, sync=True)
