@@ -175,15 +175,6 @@ def test_pickled_objects_are_refused(tmp_path):
         Classifier("LeNet").load_checkpoint(path)
 
 
-def test_mmedu_checkpoints_are_recognised(tmp_path):
-    import torch
-
-    path = tmp_path / "mmedu.pth"
-    torch.save({"state_dict": {}, "meta": {"CLASSES": ["rock", "paper"]}}, path)
-    with pytest.raises(CheckpointError, match=r"OpenMMLab/MMEdu checkpoint \(classes: rock, paper\)"):
-        Classifier("LeNet").load_checkpoint(path)
-
-
 def test_print_result_prints_a_table_and_returns_the_results(model, picture_folder, capsys):
     results = model.fast_inference(picture_folder)
     capsys.readouterr()

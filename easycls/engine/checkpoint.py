@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import CheckpointError, PathNotFoundError
 from ..models import create_model, get_spec
+from .openmmlab import convert_openmmlab, looks_like_openmmlab
 
 META_KEYS = ("backbone", "num_classes", "classes", "in_channels", "image_size", "mean", "std")
 
@@ -28,12 +29,6 @@ def save_atomic(obj: dict, path) -> Path:
         if temporary.exists():
             temporary.unlink()
     return path
-
-
-def _looks_like_openmmlab(obj) -> bool:
-    return isinstance(obj, dict) and isinstance(obj.get("meta"), dict) and (
-        "CLASSES" in obj["meta"] or "mmcv_version" in obj["meta"] or
-        "dataset_meta" in obj["meta"])
 
 
 def read_checkpoint(path) -> dict:
@@ -62,14 +57,12 @@ def read_checkpoint(path) -> dict:
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"'{path}' is not a readable PyTorch checkpoint (it may be "
                               f"truncated or another kind of file): {exc}") from exc
-    if _looks_like_openmmlab(obj):
-        classes = obj["meta"].get("CLASSES")
-        raise CheckpointError(
-            f"'{path}' is an OpenMMLab/MMEdu checkpoint"
-            + (f" (classes: {', '.join(map(str, classes))})" if classes else "")
-            + ". easycls cannot load MMEdu weights into its models yet. Train the same data "
-              "with easycls (model.load_dataset(...); model.train(...)) to get an easycls "
-              "checkpoint.")
+    if looks_like_openmmlab(obj):
+        converted = convert_openmmlab(obj, path)
+        print(f"'{path}' is an MMEdu/OpenMMLab checkpoint: loaded as {converted['meta']['backbone']} "
+              f"with classes {', '.join(converted['meta']['classes'])} (224 px, ImageNet "
+              f"normalisation, as MMEdu trains).")
+        return converted
     if not isinstance(obj, dict) or "state_dict" not in obj or "meta" not in obj or \
             any(key not in obj["meta"] for key in META_KEYS):
         keys = ", ".join(map(str, list(obj)[:8])) if isinstance(obj, dict) else type(obj).__name__
