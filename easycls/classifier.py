@@ -116,9 +116,12 @@ class Classifier:
         run_device = resolve_device(device or self.device)
         options = dict(validate=validate, save_interval=save_interval, verbose=verbose)
         if resume:
-            _note_ignored_on_resume(checkpoint=checkpoint, batch_size=batch_size, lr=lr,
-                                    image_size=image_size, channels=channels,
-                                    weight_decay=weight_decay)
+            _note_ignored_on_resume(
+                checkpoint=checkpoint is not None, batch_size=batch_size is not None,
+                lr=lr is not None, optimizer=optimizer != "SGD", weight_decay=weight_decay is not None,
+                image_size=image_size is not None, channels=channels is not None,
+                augment=augment is not True, topk=topk is not None, random_seed=random_seed != 0,
+                pretrained=pretrained is not False, cache=cache != "auto")
             trainer = resumed_run(self.spec, dataset, folder, run_device, epochs=epochs, **options)
         else:
             settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
@@ -221,8 +224,8 @@ class Classifier:
         return self._predictor
 
 
-def _note_ignored_on_resume(**given) -> None:
-    ignored = [name for name, value in given.items() if value is not None]
+def _note_ignored_on_resume(**changed: bool) -> None:
+    ignored = [name for name, was_changed in changed.items() if was_changed]
     if ignored:
         print(f"Note: resume=True goes on with the settings the run started with; "
               f"ignoring {', '.join(ignored)}.")

@@ -21,12 +21,21 @@ CJK_FONTS = (
 )
 
 
+FONT_VARIABLE = "EASYCLS_FONT"  # a .ttf/.ttc file to draw class names with
+
+
 @lru_cache(maxsize=None)
-def _font_path(needs_cjk: bool) -> Optional[str]:
-    if needs_cjk:
-        for path in CJK_FONTS:
-            if os.path.isfile(path):
-                return path
+def _cjk_font_path() -> Optional[str]:
+    """A font that can draw Chinese: the user's choice, else one the system has."""
+    chosen = os.environ.get(FONT_VARIABLE)
+    for path in ((chosen,) if chosen else ()) + CJK_FONTS:
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+@lru_cache(maxsize=None)
+def _latin_font_path() -> Optional[str]:
     import matplotlib  # only for the path of the DejaVu font it ships
 
     path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
@@ -34,8 +43,16 @@ def _font_path(needs_cjk: bool) -> Optional[str]:
 
 
 def _font(text: str, size: int) -> ImageFont.ImageFont:
-    path = _font_path(not text.isascii())
+    path = _latin_font_path() if text.isascii() else _cjk_font_path()
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
+
+
+@lru_cache(maxsize=1)
+def _warn_no_cjk_font() -> None:
+    print(f"No font that can draw these class names was found, so the pictures show the "
+          f"class number instead. Install one (Debian/Ubuntu: sudo apt-get install "
+          f"fonts-noto-cjk) or set the environment variable {FONT_VARIABLE} to a .ttf/.ttc "
+          f"font file.")
 
 
 def annotate(image: Image.Image, text: str) -> Image.Image:
@@ -56,7 +73,12 @@ def annotate(image: Image.Image, text: str) -> Image.Image:
 
 
 def label_text(result: dict) -> str:
-    return f"{result['pred_class']} {result['pred_score']:.2f}"
+    """'class score', or 'class N score' where no installed font can draw the name."""
+    text = f"{result['pred_class']} {result['pred_score']:.2f}"
+    if text.isascii() or _cjk_font_path():
+        return text
+    _warn_no_cjk_font()
+    return f"class {result['pred_label']} {result['pred_score']:.2f}"
 
 
 def in_notebook() -> bool:

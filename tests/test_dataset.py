@@ -143,3 +143,28 @@ def test_val_txt_with_windows_backslashes_is_read(fresh_data):
     text = (fresh_data / "val.txt").read_text().replace("/", "\\")
     (fresh_data / "val.txt").write_text(text)
     assert read_dataset(fresh_data, notify=quiet).sizes()["val"] == 9
+
+
+def test_classes_txt_saved_as_gbk_is_read_with_a_note(fresh_data, capsys):
+    (fresh_data / "classes.txt").write_bytes("paper\nrock\nscissors\n".encode("gbk"))
+    for name, chinese in (("paper", "布"), ("rock", "石头"), ("scissors", "剪刀")):
+        (fresh_data / "training_set" / name).rename(fresh_data / "training_set" / chinese)
+        (fresh_data / "val_set" / name).rename(fresh_data / "val_set" / chinese)
+    (fresh_data / "classes.txt").write_bytes("布\n石头\n剪刀\n".encode("gbk"))
+    dataset = read_dataset(fresh_data)
+    assert dataset.classes == ["布", "石头", "剪刀"]
+    assert "is not UTF-8: read it as GBK" in capsys.readouterr().out
+
+
+def test_classes_txt_in_no_known_encoding_is_explained(fresh_data):
+    (fresh_data / "classes.txt").write_bytes(b"\xff\xfe\x00\xd8 broken")
+    with pytest.raises(DatasetError, match="is not UTF-8 text .* save it with the encoding UTF-8"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_a_failed_load_writes_no_derived_lists(fresh_data):
+    (fresh_data / "classes.txt").write_text("paper\nrock\nscissors\n")
+    shutil.copytree(fresh_data / "val_set" / "rock", fresh_data / "val_set" / "lizard")
+    with pytest.raises(DatasetError, match="'lizard'"):
+        read_dataset(fresh_data, notify=quiet)
+    assert not (fresh_data / "val.txt").exists()

@@ -227,3 +227,35 @@ def test_print_result_in_an_unknown_language_is_explained(model, hand_data):
     result = model.fast_inference(str(sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]))
     with pytest.raises(EasyclsError, match="lang='cn' is not supported"):
         model.print_result(result, lang="cn")
+
+
+def test_without_a_chinese_font_pictures_show_the_class_number(monkeypatch, tmp_path, capsys):
+    from easycls import visualize
+    from easycls.inference import InputItem
+
+    monkeypatch.setattr(visualize, "CJK_FONTS", ())
+    monkeypatch.delenv(visualize.FONT_VARIABLE, raising=False)
+    visualize._cjk_font_path.cache_clear()
+    visualize._warn_no_cjk_font.cache_clear()
+    try:
+        result = {"pred_class": "石头", "pred_label": 1, "pred_score": 0.9}
+        assert visualize.label_text(result) == "class 1 0.90"
+        item = InputItem(None, Image.new("L", (30, 30)), "x.png")
+        visualize.save_annotated([item], [result], tmp_path)
+        assert "sudo apt-get install fonts-noto-cjk" in capsys.readouterr().out
+        assert (tmp_path / "x.png").exists()
+    finally:
+        visualize._cjk_font_path.cache_clear()
+        visualize._warn_no_cjk_font.cache_clear()
+
+
+def test_a_font_named_by_the_user_draws_class_names(monkeypatch):
+    from easycls import visualize
+
+    latin = visualize._latin_font_path()
+    monkeypatch.setenv(visualize.FONT_VARIABLE, latin)
+    visualize._cjk_font_path.cache_clear()
+    try:
+        assert visualize.label_text({"pred_class": "石头", "pred_label": 1, "pred_score": 0.5}) == "石头 0.50"
+    finally:
+        visualize._cjk_font_path.cache_clear()

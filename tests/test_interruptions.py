@@ -103,3 +103,35 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics
     resumed = model.train(epochs=epochs, resume=True, save_fold=killed, verbose=False, image_size=64)
     _, straight = train(hand_data, tmp_path / "straight", epochs=epochs, image_size=64)
     assert val_accuracies(resumed) == val_accuracies(straight)[last_complete:]
+
+
+def test_ctrl_c_after_divergence_keeps_the_good_checkpoint(hand_data, tmp_path, monkeypatch):
+    from easycls import TrainingError
+
+    real_loss, calls = nn.functional.cross_entropy, {"n": 0}
+
+    def poisoning_loss(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        if calls["n"] == 14:  # weights turn NaN in epoch 2, before any NaN check can see it
+            loss = loss * float("nan")
+        if calls["n"] == 15:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(nn.functional, "cross_entropy", poisoning_loss)
+    with pytest.raises(TrainingError, match="training diverged"):
+        train(hand_data, tmp_path)
+    latest = torch.load(tmp_path / "latest.pth", weights_only=True)
+    assert latest["meta"]["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in latest["state_dict"].values() if v.is_floating_point())
+
+
+def test_resuming_a_file_without_training_state_suggests_fine_tuning(hand_data, tmp_path):
+    _, _ = train(hand_data, tmp_path, epochs=1)
+    state = torch.load(tmp_path / "latest.pth", weights_only=True)
+    torch.save({"state_dict": state["state_dict"], "meta": state["meta"]}, tmp_path / "latest.pth")
+    from easycls import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"not the training state \(optimizer, scheduler, rng\).*checkpoint="):
+        train(hand_data, tmp_path, epochs=2, resume=True)

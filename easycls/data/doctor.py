@@ -170,8 +170,11 @@ def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> 
 
 
 def _digest(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.md5(handle.read()).hexdigest()
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.md5(handle.read()).hexdigest()
+    except OSError:  # locked or vanished: it cannot be compared, and is not a duplicate
+        return f"unreadable:{path}"
 
 
 def _check_duplicates(dataset: FolderDataset, report: DatasetReport) -> None:
@@ -214,7 +217,7 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
         >>> report = easycls.check_dataset('dataset/hand_gray', check='full')
     """
     if check not in ("quick", "full"):
-        raise ValueError(f"check={check!r} is not valid: use 'quick' (read image headers) or "
+        raise DatasetError(f"check={check!r} is not valid: use 'quick' (read image headers) or "
                          f"'full' (decode every image).")
     report = DatasetReport(as_folder_path(path), check)
     try:

@@ -48,6 +48,8 @@ class _Reading:
     notes: List[str]
     write_lists: bool
     problems: Optional[List[str]] = None  # None: raise at the first problem
+    # (path, lines, what) of derived list files, written only once all is read well
+    pending: List[tuple] = field(default_factory=list)
 
     def problem(self, message: str) -> None:
         """A problem that would train on wrong labels: raise it, or collect it and go on."""
@@ -89,11 +91,16 @@ def _find_split_folder(root: Path, split: str) -> Optional[Path]:
     return None
 
 
-def _try_write(path: Path, lines: List[str], what: str, reading: _Reading) -> None:
-    notes = reading.notes
-    if not reading.write_lists:
-        notes.append(f"{path.name} is missing: it will be written from {what}.")
-        return
+def _write_derived(reading: _Reading) -> None:
+    """Write the derived list files, unless the reading found problems (they would be wrong)."""
+    for path, lines, what in reading.pending:
+        if reading.write_lists and not reading.problems:
+            _try_write(path, lines, what, reading.notes)
+        else:
+            reading.notes.append(f"{path.name} is missing: it will be written from {what}.")
+
+
+def _try_write(path: Path, lines: List[str], what: str, notes: List[str]) -> None:
     try:
         with open(path, "w", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(line + "\n" for line in lines))
@@ -103,9 +110,25 @@ def _try_write(path: Path, lines: List[str], what: str, reading: _Reading) -> No
                      f"(could not write it: {exc.strerror or exc}).")
 
 
-def _read_classes_txt(path: Path) -> List[str]:
-    with open(path, encoding="utf-8-sig") as handle:
-        classes = [line.strip() for line in handle if line.strip()]
+def _read_text_lines(path: Path, notes: List[str]) -> List[str]:
+    """Lines of a text file in UTF-8, or in GBK as Notepad on Chinese Windows may save it."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        pass
+    try:
+        lines = data.decode("gbk").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"'{path}' is not UTF-8 text ({exc}). Open it in an editor and save "
+                           f"it with the encoding UTF-8.") from exc
+    notes.append(f"{path.name} is not UTF-8: read it as GBK (Chinese Windows). Saving it as "
+                 f"UTF-8 avoids surprises on other computers.")
+    return lines
+
+
+def _read_classes_txt(path: Path, notes: List[str]) -> List[str]:
+    classes = [line.strip() for line in _read_text_lines(path, notes) if line.strip()]
     if not classes:
         raise DatasetError(f"'{path}' is empty. Write one class name per line (line i is "
                            f"label i), or delete the file to use the training folder names.")
@@ -138,29 +161,28 @@ def _read_list_file(list_file: Path, image_root: Path, classes: List[str],
                     reading: _Reading) -> List[Sample]:
     """Parse 'relative/path.png <label>' lines, checking files and labels by class name."""
     samples, missing, problems = [], [], []
-    with open(list_file, encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            parts = line.rsplit(maxsplit=1)
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
-                continue
-            relative, label = parts[0].replace("\\", "/"), int(parts[1])
-            if not 0 <= label < len(classes):
-                problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
-                continue
-            folder = relative.split("/")[0]
-            if folder in classes and folder != classes[label]:
-                problems.append(f"line {number}: '{relative}' is in folder '{folder}' but has "
-                                f"label {label} ({classes[label]})")
-                continue
-            path = image_root / relative
-            if not path.is_file():
-                missing.append(relative)
-                continue
-            samples.append((str(path), label))
+    for number, raw in enumerate(_read_text_lines(list_file, reading.notes), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
+            continue
+        relative, label = parts[0].replace("\\", "/"), int(parts[1])
+        if not 0 <= label < len(classes):
+            problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
+            continue
+        folder = relative.split("/")[0]
+        if folder in classes and folder != classes[label]:
+            problems.append(f"line {number}: '{relative}' is in folder '{folder}' but has "
+                            f"label {label} ({classes[label]})")
+            continue
+        path = image_root / relative
+        if not path.is_file():
+            missing.append(relative)
+            continue
+        samples.append((str(path), label))
     if problems:
         reading.problem(
             f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels count from 0 in "
@@ -194,7 +216,7 @@ def _read_eval_split(root: Path, split: str, classes: List[str],
         return None
     samples = _class_folder_samples(folder, classes, split, reading)
     lines = [f"{Path(path).relative_to(folder).as_posix()} {label}" for path, label in samples]
-    _try_write(list_file, lines, f"the class folders in {folder.name}/", reading)
+    reading.pending.append((list_file, lines, f"the class folders in {folder.name}/"))
     return samples
 
 
@@ -253,7 +275,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
         notes.append(f"No training_set/ in '{path}': treating each folder as a class and "
                      f"holding out {HELD_OUT_FRACTION:.0%} of every class for validation.")
     if classes_txt.is_file():
-        classes = _read_classes_txt(classes_txt)
+        classes = _read_classes_txt(classes_txt, notes)
         source = "classes.txt"
     else:
         classes = _subfolders(train_dir)
@@ -261,7 +283,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
             raise DatasetError(f"'{train_dir}' has no class folders. Put the training images "
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
-        _try_write(classes_txt, classes, "the training folder names (sorted)", reading)
+        reading.pending.append((classes_txt, classes, "the training folder names (sorted)"))
     if num_classes is not None and num_classes != len(classes):
         reading.problem(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
@@ -291,6 +313,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
         test = _read_eval_split(root, "test", classes, reading)
         if test:
             splits["test"] = test
+    _write_derived(reading)
     for note in notes:
         notify(note)
     return FolderDataset(root, classes, splits, notes)

@@ -18,7 +18,8 @@ def stop_at_step_boundaries():
     if threading.current_thread() is not threading.main_thread():
         yield request  # signal handlers can only be set from the main thread
         return
-    previous = signal.getsignal(signal.SIGINT)
+    # None means a handler installed outside Python (embedded interpreters): restore the default.
+    previous = signal.getsignal(signal.SIGINT) or signal.SIG_DFL
 
     def handler(signum, frame):
         if request.requested:

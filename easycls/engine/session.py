@@ -38,6 +38,13 @@ def resumed_run(spec: ModelSpec, dataset: FolderDataset, folder: Path, device, *
     path = folder / "latest.pth"
     state = read_checkpoint(path)
     check_backbone(state, spec.name, path)
+    missing = [key for key in ("optimizer", "scheduler", "rng") if key not in state]
+    missing += ["meta['recipe']"] if "recipe" not in state["meta"] else []
+    if missing:
+        raise CheckpointError(
+            f"Cannot resume from '{path}': it has weights but not the training state "
+            f"({', '.join(missing)}). Start a new run from its weights instead: "
+            f"model.train(epochs=..., checkpoint='{path}', save_fold=<another folder>).")
     if list(state["meta"]["classes"]) != list(dataset.classes):
         raise CheckpointError(
             f"Cannot resume '{path}': it was trained on classes "

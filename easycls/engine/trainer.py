@@ -194,19 +194,22 @@ class Trainer:
                     bar.set_postfix({key.replace("accuracy_", "val_"): f"{value:.2f}%"
                                      for key, value in self.history[-1].items()
                                      if key.startswith("accuracy_")})
-            self.progress = None
+            # From here on the state is "after epoch", whatever an interrupt saves.
+            self.completed_epochs, self.progress = epoch, None
             self._report_streamed_bad_files()
             save_atomic(self._checkpoint(epoch), self.save_fold / "latest.pth")
             if self.save_interval and epoch % self.save_interval == 0:
                 save_atomic(self._checkpoint(epoch), self.save_fold / f"epoch_{epoch}.pth")
-            self.completed_epochs = epoch
 
     def _save_interrupted(self) -> None:
         """Ctrl-C: keep everything up to the last finished step, and say how to go on."""
         self.interrupted = True
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            self._check_finite(float("nan"), self.completed_epochs + 1,
+                               self.progress["step"] if self.progress else 0)
         done = self.completed_epochs
         progress = self.progress
-        if not progress or progress["epoch"] != done + 1 or progress["step"] == 0:
+        if not progress or progress["epoch"] != done + 1:
             progress = None
         if self._step_rng is not None:  # the unfinished step will be drawn again
             restore_rng(self._step_rng, self.generator)
@@ -253,11 +256,10 @@ class Trainer:
             with self.accel.autocast():
                 loss = nn.functional.cross_entropy(self.model(inputs), labels)
             self.optimizer.zero_grad(set_to_none=True)
-            self.accel.backward_and_step(loss, self.optimizer)
             lr = self.schedule.lr
+            self.accel.backward_and_step(loss, self.optimizer)
             self.schedule.step()
-            self.progress["step"] = step
-            self._step_rng = None
+            self.progress["step"], self._step_rng = step, None  # the step is done
             if self.stop_request.requested:
                 raise KeyboardInterrupt
             # Summed on the device: reading the loss every step would stall a GPU.
