@@ -16,7 +16,7 @@ setup(
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",
-        "pillow>=9.1",
+        "pillow>=10.1",
         "numpy>=1.22",
         "opencv-python>=4.5",
         "matplotlib>=3.5",

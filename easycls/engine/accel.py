@@ -12,7 +12,7 @@ class Acceleration:
     device: torch.device
     amp_dtype: Optional[torch.dtype] = None
     channels_last: bool = False
-    scaler: Optional["torch.amp.GradScaler"] = None
+    scaler: Optional[object] = None  # a GradScaler, for fp16 only
 
     @classmethod
     def for_device(cls, device: torch.device, enabled: bool = True) -> "Acceleration":
@@ -22,7 +22,7 @@ class Acceleration:
         bf16 = torch.cuda.is_bf16_supported()
         # fp16 needs loss scaling against underflow; bf16 has fp32's range and does not.
         return cls(device, torch.bfloat16 if bf16 else torch.float16, True,
-                   None if bf16 else torch.amp.GradScaler("cuda"))
+                   None if bf16 else _grad_scaler())
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
         model = model.to(self.device)
@@ -54,3 +54,9 @@ class Acceleration:
         if self.amp_dtype is None:
             return f"{self.device.type}: float32"
         return f"{self.device}: {str(self.amp_dtype).replace('torch.', '')} mixed precision, channels_last, cudnn.benchmark"
+
+
+def _grad_scaler():
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
