@@ -275,3 +275,18 @@ def test_resume_after_the_training_set_changed_restarts_the_epoch(hand_data, tmp
     assert "The training set changed since the run was interrupted (180 images then, 150 now)" \
         in capsys.readouterr().out
     assert history[-1]["epoch"] == 2
+
+
+def test_mixed_precision_and_channels_last_path_trains(hand_data, tmp_path, monkeypatch):
+    """The GPU recipe (autocast + channels_last), run with CPU bfloat16 so CI covers it."""
+    from easycls.engine import accel, trainer
+
+    monkeypatch.setattr(trainer.Acceleration, "for_device",
+                        classmethod(lambda cls, device, enabled=True: accel.Acceleration(
+                            device, torch.bfloat16, channels_last=True)))
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    history = model.train(epochs=3, save_fold=tmp_path, verbose=False)
+    losses = [line["loss"] for line in history if line["mode"] == "train"]
+    assert history[-1]["mode"] == "val" and losses[-1] < losses[0]
+    assert "bfloat16 mixed precision" in read_log(tmp_path / "log.json")[0]["precision"]
