@@ -31,6 +31,7 @@ class _Batches:
                  generator: Optional[torch.Generator], drop_single: bool):
         self.count, self.batch_size, self.shuffle = count, batch_size, shuffle
         self.generator, self.drop_single = generator, drop_single
+        self.bad_files: List[str] = []  # found while iterating (decoded splits have none left)
 
     def __len__(self) -> int:
         return len(self.slices())
@@ -113,7 +114,6 @@ class StreamedBatches(_Batches):
         self.samples = list(samples)
         self.dataset = _FileDataset(self.samples, channels, image_size)
         self.workers = default_workers() if workers is None else workers
-        self.bad_files: List[str] = []
         self.pin = False
 
     def place(self, device: torch.device, max_bytes: int) -> str:

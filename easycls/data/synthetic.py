@@ -206,12 +206,12 @@ def draw_gesture(gesture: str, rng: np.random.Generator, size: int = 64) -> Imag
 def _check_classes(classes: Sequence[str]) -> List[str]:
     classes = list(classes)
     if not classes:
-        raise ValueError("classes is empty: give at least one class name.")
+        raise ValueError("classes is empty: give at least one class name, e.g. classes=('rock', 'paper').")
     if len(set(classes)) != len(classes):
-        raise ValueError(f"classes has repeated names: {classes}.")
+        raise ValueError(f"classes has repeated names: {classes}. Give each class name once.")
     if len(classes) > len(_all_shapes()):
         raise ValueError(f"At most {len(_all_shapes())} classes can be drawn as distinct "
-                         f"hands; got {len(classes)}.")
+                         f"hands; got {len(classes)}. Use fewer classes.")
     for name in classes:
         if not name or name.strip() != name or any(c in name for c in "/\\\n"):
             raise ValueError(f"Class name {name!r} cannot be a folder name: use a name without "
@@ -235,7 +235,8 @@ def make_hand_gestures(root: Union[str, Path], train_per_class: int = 100,
     classes = _check_classes(classes)
     counts = (train_per_class, val_per_class, test_per_class)
     if min(counts) < 0:
-        raise ValueError(f"Pictures per class cannot be negative: got {counts}.")
+        raise ValueError(f"Pictures per class cannot be negative: got {counts}. Use 0 to leave a "
+                         f"split out.")
     shapes = _shapes_for(classes)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -222,8 +222,7 @@ class Trainer:
                     f"save_fold={str(self.save_fold)!r})")
 
     def _report_streamed_bad_files(self) -> None:
-        bad = getattr(self.train_batches, "bad_files", [])
-        new = sorted(set(bad) - set(self.skipped))
+        new = sorted(set(self.train_batches.bad_files) - set(self.skipped))
         if new:
             check_unreadable([(path, "unreadable") for path in new], len(self.dataset.splits["train"]),
                              "training", self.notify)
