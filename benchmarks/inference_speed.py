@@ -23,6 +23,7 @@ from common import Timer, benchmark_data, quietly, report
 from easycls import Classifier
 from easycls.data.augment import Normalize
 from easycls.data.images import load_for_model
+from easycls.data.input_spec import InputSpec
 from easycls.data.synthetic import make_hand_gestures
 
 
@@ -73,10 +74,11 @@ def median_seconds(function, repeats=200):
 def single_image(model, path):
     meta, net = model.meta, model.net
     normalize = Normalize(meta["mean"], meta["std"])
+    spec = InputSpec(meta["image_size"], meta["in_channels"], meta["mean"], meta["std"])
 
     @torch.inference_mode()
     def bare():
-        array = load_for_model(path, meta["in_channels"], meta["image_size"])
+        array = load_for_model(path, spec)
         net(normalize(torch.from_numpy(array)[None])).softmax(dim=1)
 
     for _ in range(20):  # warm-up

@@ -22,7 +22,7 @@ from common import Timer, benchmark_data, quietly, report
 from easycls import Classifier, read_log
 from easycls.data.cache import decode_split
 from easycls.data.folder import read_dataset
-from easycls.engine.recipe import default_recipe
+from easycls.engine.options import Context, resolve_recipe
 from easycls.models import create_model, get_spec
 
 
@@ -62,7 +62,8 @@ def imagefolder_rate(root, recipe, workers, steps):
         T.Grayscale(1) if recipe.channels == 1 else T.Lambda(lambda im: im.convert("RGB")),
         T.Resize((recipe.image_size, recipe.image_size)),
         T.RandomCrop(recipe.image_size, padding=pad, padding_mode="edge"),
-        T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(recipe.mean, recipe.std)])
+        T.RandomHorizontalFlip(), T.ToTensor(),
+        T.Normalize(recipe.input_spec.mean, recipe.input_spec.std)])
     dataset = torchvision.datasets.ImageFolder(str(root / "training_set"), transform)
     loader = torch.utils.data.DataLoader(dataset, batch_size=recipe.batch_size, shuffle=True,
                                          num_workers=workers, drop_last=True)
@@ -72,9 +73,9 @@ def imagefolder_rate(root, recipe, workers, steps):
 
 def floor_rate(dataset, recipe, steps):
     split = decode_split(dataset.splits["train"][: recipe.batch_size * (steps + 6)],
-                         recipe.channels, recipe.image_size)
-    mean = torch.tensor(recipe.mean).view(1, -1, 1, 1)
-    std = torch.tensor(recipe.std).view(1, -1, 1, 1)
+                         recipe.input_spec)
+    mean = torch.tensor(recipe.input_spec.mean).view(1, -1, 1, 1)
+    std = torch.tensor(recipe.input_spec.std).view(1, -1, 1, 1)
     images = (split.images.float() / 255 - mean) / std
     batches = [(images[i:i + recipe.batch_size], split.labels[i:i + recipe.batch_size])
                for i in range(0, len(images), recipe.batch_size)]
@@ -122,9 +123,10 @@ def main():
     root = benchmark_data(args.limit)
     dataset = read_dataset(root, notify=lambda _: None)
     spec = get_spec(args.backbone)
-    recipe = default_recipe(spec, len(dataset.classes), train_size=len(dataset.splits["train"]),
-                            data_is_gray=True, data_side=28, epochs=2, batch_size=args.batch_size,
-                            image_size=args.image_size)
+    context = Context(spec, len(dataset.classes), len(dataset.splits["train"]),
+                      data_is_gray=True, data_side=28)
+    given = {"epochs": 2, "batch_size": args.batch_size, "image_size": args.image_size}
+    recipe = resolve_recipe(context, {k: v for k, v in given.items() if v is not None})
     args.image_size = recipe.image_size
     print(f"{args.backbone} at {recipe.image_size} px, batch {recipe.batch_size}, "
           f"{len(dataset.splits['train'])} training images, {torch.get_num_threads()} threads")

@@ -5,11 +5,12 @@
 """
 from .classifier import Classifier
 from .data.doctor import DatasetReport, check_dataset
-from .engine.log import read_log
+from .engine.callbacks import Callback
+from .engine.log_json import read_log
 from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ImageError,
                      PathNotFoundError, TrainingError, WeightsUnavailableError)
 from .version import __version__
 
-__all__ = ["Classifier", "check_dataset", "DatasetReport", "read_log", "__version__", "EasyclsError", "BackboneError",
+__all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "WeightsUnavailableError"]

@@ -4,13 +4,16 @@ from typing import List, Optional, Union
 
 from .data.doctor import check_dataset
 from .data.folder import FolderDataset, read_dataset
-from .engine.checkpoint import check_backbone, model_from_checkpoint, read_checkpoint
+from .engine import options as train_options
+from .engine.checkpoint import (Checkpoint, check_backbone, model_from_checkpoint,
+                                read_checkpoint)
 from .engine.device import resolve_device
-from .engine.recipe import check_positive
-from .engine.session import Start, new_run, resumed_run
+from .engine.session import train_session
 from .errors import CheckpointError, DatasetError, EasyclsError
 from .inference import Predictor, predict_inputs
+from .log import logger, verbosity
 from .models import get_spec, list_models
+from .process import is_main_process
 from .results import format_results
 
 DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
@@ -36,10 +39,23 @@ class Classifier:
         self.save_fold = DEFAULT_SAVE_FOLD
         self.dataset: Optional[FolderDataset] = None
         self.net = None
-        self.meta: Optional[dict] = None
+        self.meta: Optional[dict] = None  # the meta of the weights in self.net, as plain values
         self.last_results = None
         self._predictor: Optional[Predictor] = None
-        self._loaded = None  # (checkpoint, path) from load_checkpoint: train() starts from it
+        self._loaded: Optional[Checkpoint] = None  # from load_checkpoint: train() starts from it
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """The number you set; unset, the loaded data set's (or the loaded weights') count."""
+        if self._num_classes is not None:
+            return self._num_classes
+        if self.dataset is not None:
+            return len(self.dataset.classes)
+        return len(self.meta["classes"]) if self.meta else None
+
+    @num_classes.setter
+    def num_classes(self, value: Optional[int]) -> None:
+        self._num_classes = value
 
     def __repr__(self) -> str:
         classes = self.meta["classes"] if self.meta else (self.dataset.classes if self.dataset else None)
@@ -60,25 +76,28 @@ class Classifier:
         Example:
             >>> model.load_dataset('dataset/hand_gray')
         """
-        self.num_classes = _checked_num_classes(self.num_classes)
+        wanted = _checked_num_classes(self._num_classes)
         if check not in (None, "quick", "full"):
             raise DatasetError(f"check={check!r} is not valid: use 'quick' (read image headers, "
                                f"the default), 'full' (decode every image) or None (skip).")
         if check is None:
-            self.dataset = read_dataset(path, num_classes=self.num_classes)
+            dataset = read_dataset(path, num_classes=wanted)
         else:
-            self.dataset = self._checked_dataset(path, check)
-        self.num_classes = len(self.dataset.classes)
-        sizes = ", ".join(f"{name} {count}" for name, count in self.dataset.sizes().items())
-        print(f"Data set '{path}': {self.num_classes} classes ({', '.join(self.dataset.classes)}); "
-              f"images: {sizes}.")
-        return self.dataset
+            dataset = self._checked_dataset(path, check, wanted)
+        self.dataset = dataset
+        sizes = ", ".join(f"{name} {count}" for name, count in dataset.sizes().items())
+        logger.info(f"Data set '{path}': {len(dataset.classes)} classes "
+                    f"({', '.join(dataset.classes)}); images: {sizes}.")
+        return dataset
 
-    def _checked_dataset(self, path, check: str) -> FolderDataset:
-        report = check_dataset(path, check=check, num_classes=self.num_classes, write_lists=True,
+    @staticmethod
+    def _checked_dataset(path, check: str, num_classes: Optional[int]) -> FolderDataset:
+        report = check_dataset(path, check=check, num_classes=num_classes, write_lists=True,
                                verbose=False)
-        for line in report.notes + [f"Warning: {w}" for w in report.warnings]:
-            print(line)
+        for line in report.notes:
+            logger.info(line)
+        for line in report.warnings:
+            logger.warning(f"Warning: {line}")
         if report.exception is not None:
             raise report.exception
         if len(report.errors) == 1:
@@ -89,108 +108,78 @@ class Classifier:
                                + f"\nRun easycls.check_dataset('{path}') for the full report.")
         return report.dataset
 
-    def train(self, epochs: int = 10, batch_size: Optional[int] = None, lr: Optional[float] = None,
-              optimizer: str = "SGD", validate: bool = True, random_seed: int = 0,
-              device: Optional[str] = None, save_fold: Optional[Union[str, Path]] = None,
-              checkpoint: Optional[Union[str, Path]] = None, resume: bool = False,
-              topk=None, image_size: Optional[int] = None, channels: Optional[int] = None,
-              augment: bool = True, pretrained: bool = False, cache="auto",
-              weight_decay: Optional[float] = None, save_interval: Optional[int] = None,
-              verbose: bool = True) -> List[dict]:
+    def train(self, epochs: Optional[int] = None, **options) -> List[dict]:
         """Train on the loaded data set; write log.json and checkpoints into save_fold.
 
-        Unset settings get the backbone's defaults, printed before training starts.
-        `checkpoint=` starts from saved weights (fine-tuning); `resume=True`
-        continues the interrupted run in save_fold. Returns the log lines written.
+        Unset options get the backbone's defaults, printed before training starts.
+        `checkpoint=` starts from saved weights (fine-tuning), as does a
+        load_checkpoint() before train(); `resume=True` continues the interrupted
+        run in save_fold. Returns the train and val records written to log.json.
 
         Example:
             >>> history = model.train(epochs=10, validate=True)
         """
         dataset = self._require_dataset()
-        epochs = check_positive("epochs", epochs)
-        if save_interval is not None:
-            save_interval = check_positive("save_interval", save_interval)
-        if save_fold is not None:
-            self.save_fold = save_fold
-        folder = Path(self.save_fold)
-        run_device = resolve_device(device or self.device)
-        options = dict(validate=validate, save_interval=save_interval, verbose=verbose)
-        if resume:
-            _note_ignored_on_resume(
-                checkpoint=checkpoint is not None, batch_size=batch_size is not None,
-                lr=lr is not None, optimizer=optimizer != "SGD", weight_decay=weight_decay is not None,
-                image_size=image_size is not None, channels=channels is not None,
-                augment=augment is not True, topk=topk is not None, random_seed=random_seed != 0,
-                pretrained=pretrained is not False, cache=cache != "auto")
-            trainer = resumed_run(self.spec, dataset, folder, run_device, epochs=epochs, **options)
-        else:
-            settings = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                            weight_decay=weight_decay, image_size=image_size, channels=channels,
-                            augment=augment, topk=topk, seed=random_seed, pretrained=pretrained,
-                            cache=cache)
-            trainer = new_run(self.spec, dataset, folder, run_device,
-                              start=self._starting_weights(checkpoint), settings=settings, **options)
-        history = trainer.run()
-        self.net, self.meta = trainer.model, trainer.meta(trainer.completed_epochs)
-        self._predictor = Predictor(self.net, self.meta, run_device)
+        given = train_options.check_call({"epochs": epochs, **options})
+        if "save_fold" in given:
+            self.save_fold = given["save_fold"]
+        device = resolve_device(given.get("device", self.device))
+        with verbosity(train_options.run_setting(given, "verbose")):
+            outcome = train_session(self.spec, dataset, given, save_fold=self.save_fold,
+                                    device=device, loaded=self._loaded)
+        self.net, self.meta = outcome.network, outcome.meta.to_dict()
+        self._predictor = Predictor(self.net, outcome.meta, device)
         self._loaded = None
-        if trainer.best and not trainer.interrupted:
-            print("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in trainer.best.items())
-                  + f". Checkpoints in '{folder}'.")
-        return history
-
-    def _starting_weights(self, checkpoint) -> Optional[Start]:
-        """The checkpoint to start from: the one given, else the one loaded, else none."""
-        if checkpoint is not None:
-            start = read_checkpoint(checkpoint)
-            check_backbone(start, self.backbone, checkpoint)
-            return start, checkpoint
-        if self._loaded is not None:
-            print(f"Starting from the weights loaded from '{self._loaded[1]}' (use a new "
-                  f"Classifier to train from scratch).")
-        return self._loaded
+        return outcome.history
 
     def load_checkpoint(self, checkpoint: Union[str, Path], device: Optional[str] = None) -> dict:
-        """Restore backbone weights, classes and preprocessing from a checkpoint file.
+        """Restore weights, classes and preprocessing from a checkpoint file.
+
+        A train() after this starts from these weights (fine-tuning).
 
         Example:
             >>> model.load_checkpoint('checkpoints/hand_gray/best_accuracy_top-1.pth')
         """
-        state = read_checkpoint(checkpoint)
-        check_backbone(state, self.backbone, checkpoint)
-        self.net = model_from_checkpoint(state, checkpoint)
-        self.meta = state["meta"]
-        self._loaded = (state, checkpoint)
-        self._predictor = Predictor(self.net, self.meta, resolve_device(device or self.device))
+        self._loaded = self._use_checkpoint(checkpoint, device)
         return self.meta
+
+    def _use_checkpoint(self, checkpoint, device) -> Checkpoint:
+        """Read a checkpoint and make it the model that inference uses."""
+        state = read_checkpoint(checkpoint)
+        check_backbone(state, self.backbone)
+        self.net = model_from_checkpoint(state)
+        self.meta = state.meta.to_dict()
+        self._predictor = Predictor(self.net, state.meta, resolve_device(device or self.device))
+        return state
 
     def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
                   device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result"):
         """Classify images with the given checkpoint (or the model just trained).
 
         `image`: a file, a folder, a PIL image, a numpy array (RGB) or a list of these.
-        Returns one result dict, or a list of them for a folder or list.
+        Returns one result dict, or a list of them for a folder or list. A checkpoint
+        given here is for inference only: train() does not start from it.
 
         Example:
             >>> result = model.inference('demo/rock.png', checkpoint='checkpoints/lenet_hand_gray.pth')
         """
         if checkpoint is not None:
-            self.load_checkpoint(checkpoint, device=device)
+            self._use_checkpoint(checkpoint, device)
         elif device is not None:
-            self._predictor = Predictor(self._require_predictor().model, self.meta,
-                                        resolve_device(device))
+            predictor = self._require_predictor()
+            self._predictor = Predictor(predictor.model, predictor.meta, resolve_device(device))
         return self.fast_inference(image, show=show, save_fold=save_fold)
 
     def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result"):
         """Classify images with the loaded model, without reading a checkpoint again."""
         predictor = self._require_predictor()
         results, items = predict_inputs(predictor, image)
-        if show:
+        if show and is_main_process():
             from .visualize import in_notebook, save_annotated
 
             rows = [results] if isinstance(results, dict) else results
             written = save_annotated(items, rows, save_fold, display=in_notebook())
-            print(f"Saved {len(written)} annotated picture(s) in '{save_fold}'.")
+            logger.info(f"Saved {len(written)} annotated picture(s) in '{save_fold}'.")
         self.last_results = results
         return results
 
@@ -200,19 +189,21 @@ class Classifier:
         if result is None:
             raise EasyclsError("There are no results to print yet: call model.inference(...) "
                                "first, or pass its result: model.print_result(result).")
-        print(format_results(result, lang))
+        table = format_results(result, lang)
+        if is_main_process():
+            print(table)
         return result
 
     def _require_dataset(self) -> FolderDataset:
         if self.dataset is None:
             raise DatasetError("No data set is loaded. Call model.load_dataset('path/to/dataset') "
                                "before model.train().")
-        if self.num_classes is not None and self.num_classes != len(self.dataset.classes):
+        wanted, found = self._num_classes, len(self.dataset.classes)
+        if wanted is not None and wanted != found:
             raise DatasetError(
-                f"The model is set to {self.num_classes} classes, but the loaded data set has "
-                f"{len(self.dataset.classes)}: {', '.join(self.dataset.classes)}. Remove "
-                f"`model.num_classes = {self.num_classes}`, or set it to "
-                f"{len(self.dataset.classes)}.")
+                f"The model is set to {wanted} classes, but the loaded data set has {found}: "
+                f"{', '.join(self.dataset.classes)}. Remove `model.num_classes = {wanted}`, or "
+                f"set it to {found}.")
         return self.dataset
 
     def _require_predictor(self) -> Predictor:
@@ -224,11 +215,8 @@ class Classifier:
         return self._predictor
 
 
-def _note_ignored_on_resume(**changed: bool) -> None:
-    ignored = [name for name, was_changed in changed.items() if was_changed]
-    if ignored:
-        print(f"Note: resume=True goes on with the settings the run started with; "
-              f"ignoring {', '.join(ignored)}.")
+Classifier.train.__signature__ = train_options.signature(Classifier.train)
+Classifier.train.__doc__ += "\n" + train_options.docstring_table()
 
 
 def _checked_num_classes(value):

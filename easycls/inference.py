@@ -9,11 +9,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data.augment import Normalize
 from .data.cache import default_threads
 from .data.images import (array_to_pil, is_image_file, load_for_model, open_image,
                           to_model_array)
+from .data.input_spec import InputSpec
+from .engine.checkpoint import CheckpointMeta
+from .engine.evaluator import Scorer
 from .errors import EasyclsError, ImageError, PathNotFoundError
+from .log import logger
 
 BATCH_SIZE = 64
 
@@ -29,10 +32,10 @@ class InputItem:
     def load(self) -> Image.Image:
         return open_image(self.path) if self.image is None else self.image
 
-    def model_array(self, channels: int, image_size: int) -> np.ndarray:
+    def model_array(self, spec: InputSpec) -> np.ndarray:
         if self.image is None:
-            return load_for_model(self.path, channels, image_size)
-        return to_model_array(self.image, channels, image_size)
+            return load_for_model(self.path, spec)
+        return to_model_array(self.image, spec)
 
 
 def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
@@ -54,7 +57,7 @@ def _folder_items(folder: Path, notify) -> List[InputItem]:
     return [InputItem(str(p), None, p.name) for p in images]
 
 
-def collect_inputs(image, notify=print) -> Tuple[List[InputItem], bool]:
+def collect_inputs(image, notify=logger.info) -> Tuple[List[InputItem], bool]:
     """The pictures to classify, and whether the input was one picture (not a folder/list)."""
     if isinstance(image, (list, tuple)):
         if not image:
@@ -96,19 +99,18 @@ def _renamed(item: InputItem, index: int) -> InputItem:
 class Predictor:
     """A model with its preprocessing, as saved in the checkpoint's meta."""
 
-    def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device):
+    def __init__(self, model: torch.nn.Module, meta: CheckpointMeta, device: torch.device):
         self.model, self.meta, self.device = model.to(device).eval(), meta, device
-        self.classes = list(meta["classes"])
-        self.normalize = Normalize(meta["mean"], meta["std"], device)
+        self.spec = meta.input
+        self.classes = list(meta.classes)
+        self.scorer = Scorer(self.model, self.spec, device)
         self.k = min(5, len(self.classes))
 
     def prepare(self, item: InputItem) -> np.ndarray:
-        return item.model_array(self.meta["in_channels"], self.meta["image_size"])
+        return item.model_array(self.spec)
 
-    @torch.inference_mode()
     def scores(self, batch: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
-        return self.model(self.normalize(tensor)).float().softmax(dim=1).cpu()
+        return self.scorer(torch.from_numpy(batch))
 
     def results(self, items: List[InputItem], probabilities: torch.Tensor) -> List[dict]:
         top = probabilities.topk(self.k, dim=1)
@@ -124,7 +126,7 @@ class Predictor:
         if len(items) == 1 and raise_errors:  # one picture, no threads: latency matters here
             return self.results(items, self.scores(self.prepare(items[0])[None]))
         results: List[Optional[dict]] = [None] * len(items)
-        shape = (self.meta["in_channels"], self.meta["image_size"], self.meta["image_size"])
+        shape = self.spec.shape
         threads = default_threads()
 
         def decode(indices, batch, ok, first):
@@ -161,7 +163,7 @@ class Predictor:
         return results
 
 
-def predict_inputs(predictor: Predictor, image, notify=print) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
+def predict_inputs(predictor: Predictor, image, notify=logger.info) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
     """Results for `image` (a dict for one picture, a list otherwise) and the items read."""
     items, single = collect_inputs(image, notify)
     results = predictor.predict(items, raise_errors=single)

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .log import logger
+
 MIN_SIDE = 256  # small inputs (28-px digits) are enlarged so the label stays readable
 # Fonts that can draw Chinese class names, by platform; checked in order.
 CJK_FONTS = (
@@ -49,7 +51,7 @@ def _font(text: str, size: int) -> ImageFont.ImageFont:
 
 @lru_cache(maxsize=1)
 def _warn_no_cjk_font() -> None:
-    print(f"No font that can draw these class names was found, so the pictures show the "
+    logger.warning(f"No font that can draw these class names was found, so the pictures show the "
           f"class number instead. Install one (Debian/Ubuntu: sudo apt-get install "
           f"fonts-noto-cjk) or set the environment variable {FONT_VARIABLE} to a .ttf/.ttc "
           f"font file.")

@@ -2,9 +2,15 @@
 import pytest
 
 from easycls import Classifier
+from easycls.data.input_spec import InputSpec
 from easycls.data.synthetic import CLASSES, make_hand_gestures
 
 SIX_CLASSES = (*CLASSES, "one", "three", "thumb")
+
+
+def spec(channels: int, image_size: int, **kwargs) -> InputSpec:
+    """A model input of that many channels and pixels (stretched, normalised around 0.5)."""
+    return InputSpec(image_size, channels, (0.5,) * channels, (0.5,) * channels, **kwargs)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import spec
 from easycls.data.images import array_to_pil, load_for_model, looks_grayscale, to_model_array
 
 
@@ -18,19 +19,19 @@ def saved(image: Image.Image, tmp_path, name="picture.png", **kwargs):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_every_pil_mode_converts_to_the_requested_channels(mode, channels):
     image = Image.new("RGB", (20, 10), (200, 100, 50)).convert(mode)
-    array = to_model_array(image, channels, 16)
+    array = to_model_array(image, spec(channels, 16))
     assert array.shape == (channels, 16, 16) and array.dtype == np.uint8
 
 
 def test_transparent_pixels_become_white_background():
     image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
-    assert to_model_array(image, 3, 4).min() == 255
+    assert to_model_array(image, spec(3, 4)).min() == 255
 
 
 def test_sixteen_bit_png_keeps_its_brightness(tmp_path):
     image = Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16))
     path = saved(image, tmp_path)
-    assert load_for_model(path, 1, 8).min() == 255
+    assert load_for_model(path, spec(1, 8)).min() == 255
 
 
 def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
@@ -45,7 +46,7 @@ def test_exif_rotated_jpeg_is_turned_upright(tmp_path):
 
 def test_cmyk_jpeg_is_read(tmp_path):
     path = saved(Image.new("CMYK", (10, 10), (0, 255, 255, 0)), tmp_path, "cmyk.jpg")
-    red = load_for_model(path, 3, 10)
+    red = load_for_model(path, spec(3, 10))
     assert red[0].mean() > 200 and red[1].mean() < 60
 
 
@@ -53,7 +54,7 @@ def test_paths_with_chinese_characters_and_spaces(tmp_path):
     folder = tmp_path / "我的 图片"
     folder.mkdir()
     path = saved(Image.new("L", (9, 9), 128), folder, "石头 1.png")
-    assert load_for_model(path, 1, 9).mean() == 128
+    assert load_for_model(path, spec(1, 9)).mean() == 128
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (5, 7, 1), (5, 7, 3), (5, 7, 4)])
@@ -81,4 +82,4 @@ def test_truncated_png_is_an_image_error(tmp_path):
     from easycls import ImageError
 
     with pytest.raises(ImageError, match="Cannot read .*cut.png' as an image"):
-        load_for_model(path, 1, 8)
+        load_for_model(path, spec(1, 8))

@@ -27,17 +27,20 @@ def mmcls_resnet18_state():
     return reference, renamed
 
 
-def test_an_mmedu_resnet18_loads_and_predicts_like_the_original(tmp_path, capsys):
+def test_an_mmedu_resnet18_loads_and_predicts_with_mmedus_test_pipeline(tmp_path, capsys):
     reference, state = mmcls_resnet18_state()
     model = Classifier("ResNet18")
     meta = model.load_checkpoint(mmedu_file(tmp_path, state), device="cpu")
     assert "is an MMEdu/OpenMMLab checkpoint: loaded as ResNet18" in capsys.readouterr().out
     assert meta["classes"] == CLASSES and meta["image_size"] == 224 and meta["epoch"] == 5
-    picture = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    assert meta["resize"] == "center-crop" and meta["crop_pct"] == pytest.approx(224 / 256)
+    # Shorter side already 256, so MMEdu's pipeline only cuts the 224-px centre out of it.
+    picture = np.random.default_rng(0).integers(0, 255, (256, 300, 3), dtype=np.uint8)
     result = model.fast_inference(picture)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    x = (torch.from_numpy(picture).permute(2, 0, 1)[None].float() / 255 - mean) / std
+    centre = picture[16:240, 38:262]
+    x = (torch.from_numpy(centre).permute(2, 0, 1)[None].float() / 255 - mean) / std
     with torch.no_grad():
         expected = reference(x).softmax(1)[0]
     assert result["pred_class"] == CLASSES[int(expected.argmax())]

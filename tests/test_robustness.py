@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from easycls import Classifier, EasyclsError, TrainingError
+from conftest import spec
 from easycls.data.images import load_for_model
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -37,7 +38,7 @@ def test_random_bytes_give_an_image_error_or_a_valid_array(tmp_path, data, suffi
     path = tmp_path / f"fuzz{suffix}"
     path.write_bytes(data)
     try:
-        check_model_array(load_for_model(path, 3, 20))
+        check_model_array(load_for_model(path, spec(3, 20)))
     except EasyclsError:
         pass
 
@@ -53,7 +54,7 @@ def test_truncated_or_damaged_files_give_an_image_error_or_a_valid_array(tmp_pat
     path = tmp_path / ("cut.png" if original is PNG else "cut.jpg")
     path.write_bytes(bytes(data))
     try:
-        check_model_array(load_for_model(path, 1, 20), channels=1)
+        check_model_array(load_for_model(path, spec(1, 20)), channels=1)
     except EasyclsError:
         pass
 

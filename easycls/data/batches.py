@@ -1,19 +1,28 @@
 """Batches of uint8 images and labels, from memory or streamed from files.
 
-Both sources yield the same thing, so the training loop does not care which one
-it got: `(images uint8 NxCxHxW, labels int64 N)`.
+Both sources yield the same thing, so the training loop and the evaluator do not
+care which one they got: `Batch(images uint8 NxCxHxW, labels int64 N, positions
+int64 N)`, where positions say which entries of the source's `samples` list the
+images are (and so their file paths).
 """
 import os
 import sys
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
 from ..errors import EasyclsError
 from .cache import DecodedSplit
 from .images import load_for_model
+from .input_spec import InputSpec
 
-Batch = Tuple[torch.Tensor, torch.Tensor]
+Sample = Tuple[str, int]
+
+
+class Batch(NamedTuple):
+    images: torch.Tensor
+    labels: torch.Tensor
+    positions: torch.Tensor
 
 
 def _batch_slices(count: int, batch_size: int, drop_single: bool) -> List[Tuple[int, int]]:
@@ -25,10 +34,11 @@ def _batch_slices(count: int, batch_size: int, drop_single: bool) -> List[Tuple[
 
 
 class _Batches:
-    """What both sources share: epoch order, batch count, iteration."""
+    """What both sources share: the samples, epoch order, batch count, iteration."""
 
-    def __init__(self, count: int, batch_size: int, shuffle: bool,
+    def __init__(self, samples: Sequence[Sample], count: int, batch_size: int, shuffle: bool,
                  generator: Optional[torch.Generator], drop_single: bool):
+        self.samples = list(samples)
         self.count, self.batch_size, self.shuffle = count, batch_size, shuffle
         self.generator, self.drop_single = generator, drop_single
         self.bad_files: List[str] = []  # found while iterating (decoded splits have none left)
@@ -53,10 +63,10 @@ class _Batches:
 class CachedBatches(_Batches):
     """Batches by indexing a decoded split; shuffled with the given generator."""
 
-    def __init__(self, split: DecodedSplit, batch_size: int, shuffle: bool,
-                 generator: torch.Generator = None, drop_single: bool = False):
-        super().__init__(len(split), batch_size, shuffle, generator, drop_single)
-        self.images, self.labels = split.images, split.labels
+    def __init__(self, samples: Sequence[Sample], split: DecodedSplit, batch_size: int,
+                 shuffle: bool, generator: torch.Generator = None, drop_single: bool = False):
+        super().__init__(samples, len(split), batch_size, shuffle, generator, drop_single)
+        self.images, self.labels, self.positions = split.images, split.labels, split.positions
 
     def place(self, device: torch.device, max_bytes: int) -> str:
         """Keep the images on the GPU when they fit (no copies per batch), else pin them."""
@@ -72,17 +82,19 @@ class CachedBatches(_Batches):
         """The batches of one epoch in `order`, leaving out the first `skip` (for resuming)."""
         for start, stop in self.slices()[skip:]:
             if order is None:
-                yield self.images[start:stop], self.labels[start:stop]
+                yield Batch(self.images[start:stop], self.labels[start:stop],
+                            self.positions[start:stop])
             else:
-                index = order[start:stop].to(self.images.device)
-                yield self.images[index], self.labels[index]
+                index = order[start:stop]
+                on_device = index.to(self.images.device)
+                yield Batch(self.images[on_device], self.labels[on_device], self.positions[index])
 
 
 class _FileDataset(torch.utils.data.Dataset):
     """Decodes one file per item; an unreadable file comes back with label -1."""
 
-    def __init__(self, samples, channels, image_size):
-        self.samples, self.channels, self.image_size = samples, channels, image_size
+    def __init__(self, samples: Sequence[Sample], spec: InputSpec):
+        self.samples, self.spec = samples, spec
 
     def __len__(self):
         return len(self.samples)
@@ -90,10 +102,9 @@ class _FileDataset(torch.utils.data.Dataset):
     def __getitem__(self, index):
         path, label = self.samples[index]
         try:
-            return torch.from_numpy(load_for_model(path, self.channels, self.image_size)), label
+            return torch.from_numpy(load_for_model(path, self.spec)), label
         except EasyclsError:
-            return torch.zeros(self.channels, self.image_size, self.image_size,
-                               dtype=torch.uint8), -1
+            return torch.zeros(self.spec.shape, dtype=torch.uint8), -1
 
 
 def default_workers() -> int:
@@ -107,12 +118,11 @@ def default_workers() -> int:
 class StreamedBatches(_Batches):
     """Batches decoded from files on the fly, for data sets larger than the memory budget."""
 
-    def __init__(self, samples: Sequence[Tuple[str, int]], channels: int, image_size: int,
-                 batch_size: int, shuffle: bool, generator: torch.Generator = None,
-                 drop_single: bool = False, workers: int = None):
-        super().__init__(len(samples), batch_size, shuffle, generator, drop_single)
-        self.samples = list(samples)
-        self.dataset = _FileDataset(self.samples, channels, image_size)
+    def __init__(self, samples: Sequence[Sample], spec: InputSpec, batch_size: int,
+                 shuffle: bool, generator: torch.Generator = None, drop_single: bool = False,
+                 workers: int = None):
+        super().__init__(samples, len(samples), batch_size, shuffle, generator, drop_single)
+        self.dataset = _FileDataset(self.samples, spec)
         self.workers = default_workers() if workers is None else workers
         self.pin = False
 
@@ -128,10 +138,11 @@ class StreamedBatches(_Batches):
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches,
                                              num_workers=self.workers, pin_memory=self.pin)
         for indices, (images, labels) in zip(batches, loader):
+            positions = torch.tensor(indices, dtype=torch.int64)
             good = labels >= 0
             if not bool(good.all()):
                 self.bad_files.extend(self.samples[i][0]
                                       for i, g in zip(indices, good.tolist()) if not g)
-                images, labels = images[good], labels[good]
+                images, labels, positions = images[good], labels[good], positions[good]
             if len(labels):
-                yield images, labels
+                yield Batch(images, labels, positions)

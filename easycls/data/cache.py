@@ -13,15 +13,17 @@ import torch
 
 from ..errors import EasyclsError
 from .images import load_for_model
+from .input_spec import InputSpec
 
 
 @dataclass
 class DecodedSplit:
-    """A split in memory: images[i] (uint8 CxHxW) has label labels[i] and came from paths[i]."""
+    """A split in memory: images[i] (uint8 CxHxW) has label labels[i] and is sample
+    positions[i] of the list it was decoded from (unreadable files are left out)."""
 
     images: torch.Tensor
     labels: torch.Tensor
-    paths: List[str]
+    positions: torch.Tensor
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
     def __len__(self) -> int:
@@ -32,16 +34,16 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def decode_split(samples: Sequence[Tuple[str, int]], channels: int, image_size: int,
+def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec,
                  threads: int = 0) -> DecodedSplit:
     """Decode (path, label) samples; unreadable files are skipped and reported, not fatal."""
-    images = np.empty((len(samples), channels, image_size, image_size), dtype=np.uint8)
+    images = np.empty((len(samples), *spec.shape), dtype=np.uint8)
     ok = np.zeros(len(samples), dtype=bool)
     skipped = []
 
     def decode(index: int):
         try:
-            images[index] = load_for_model(samples[index][0], channels, image_size)
+            images[index] = load_for_model(samples[index][0], spec)
             ok[index] = True
         except EasyclsError as exc:
             skipped.append((samples[index][0], str(exc)))
@@ -52,13 +54,13 @@ def decode_split(samples: Sequence[Tuple[str, int]], channels: int, image_size: 
     return DecodedSplit(
         images=torch.from_numpy(images[keep] if len(keep) < len(samples) else images),
         labels=torch.tensor([samples[i][1] for i in keep], dtype=torch.int64),
-        paths=[samples[i][0] for i in keep],
+        positions=torch.from_numpy(keep.astype(np.int64)),
         skipped=sorted(skipped),
     )
 
 
-def estimated_bytes(num_images: int, channels: int, image_size: int) -> int:
-    return num_images * channels * image_size * image_size
+def estimated_bytes(num_images: int, spec: InputSpec) -> int:
+    return num_images * spec.channels * spec.image_size * spec.image_size
 
 
 def memory_budget() -> int:

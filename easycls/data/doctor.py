@@ -14,16 +14,17 @@ from typing import Dict, List, Optional
 from PIL import Image
 
 from ..errors import DatasetError
+from ..log import logger
 from .cache import default_threads
 from .folder import (IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, as_folder_path, listing,
                      read_dataset)
 from .images import is_image_file
+from .pipeline import MAX_UNREADABLE_SHARE, too_many_unreadable
 
 LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "license",
               "license.txt"}
 TINY_SIDE, HUGE_PIXELS = 8, 50_000_000
 IMBALANCE_RATIO = 3.0
-MAX_UNREADABLE_SHARE = 0.01
 # The quick check (run by every load_dataset) must stay quick on 60,000-image sets:
 # it reads the headers of an even sample, and compares files only in smaller sets.
 QUICK_HEADER_SAMPLE = 2000
@@ -157,7 +158,7 @@ def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> 
                                f"all are converted to the same channels before training.")
     if unreadable:
         message = f"{len(unreadable)} unreadable image(s): {listing(unreadable)}."
-        if len(unreadable) > MAX_UNREADABLE_SHARE * len(paths):
+        if too_many_unreadable(len(unreadable), len(paths)):
             report.errors.append(message + f" That is more than {MAX_UNREADABLE_SHARE:.0%} of the "
                                            f"images: repair or remove them before training.")
         else:
@@ -242,5 +243,5 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
             report.notes.append("Duplicate files between splits are looked for by check='full' "
                                 f"on sets of over {QUICK_DUPLICATE_LIMIT} images.")
     if verbose:
-        print(report)
+        logger.info(str(report))
     return report

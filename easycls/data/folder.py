@@ -12,6 +12,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from ..errors import DatasetError, PathNotFoundError
+from ..log import logger
+from ..process import is_main_process
 from .images import is_image_file
 
 SPLIT_FOLDERS = {
@@ -92,22 +94,31 @@ def _find_split_folder(root: Path, split: str) -> Optional[Path]:
 
 
 def _write_derived(reading: _Reading) -> None:
-    """Write the derived list files, unless the reading found problems (they would be wrong)."""
+    """Write the derived list files, unless the reading found problems (they would be wrong).
+
+    Only the main process writes: the others of a multi-process run derive the same
+    lists in memory."""
     for path, lines, what in reading.pending:
-        if reading.write_lists and not reading.problems:
+        if reading.write_lists and not reading.problems and is_main_process():
             _try_write(path, lines, what, reading.notes)
         else:
             reading.notes.append(f"{path.name} is missing: it will be written from {what}.")
 
 
 def _try_write(path: Path, lines: List[str], what: str, notes: List[str]) -> None:
+    # Written beside, then renamed: another process reading the list never sees half of it.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
             handle.write("".join(line + "\n" for line in lines))
+        os.replace(temporary, path)
         notes.append(f"{path.name} was missing: wrote it from {what}.")
     except OSError as exc:
         notes.append(f"{path.name} was missing: derived it from {what} in memory only "
                      f"(could not write it: {exc.strerror or exc}).")
+    finally:
+        if temporary.exists():
+            temporary.unlink()
 
 
 def _read_text_lines(path: Path, notes: List[str]) -> List[str]:
@@ -244,7 +255,7 @@ def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT
 
 
 def read_dataset(path, num_classes: Optional[int] = None,
-                 notify: Callable[[str], None] = print, write_lists: bool = True,
+                 notify: Callable[[str], None] = logger.info, write_lists: bool = True,
                  problems: Optional[List[str]] = None) -> FolderDataset:
     """Read a data set folder, fix its class list and check every split against it.
 

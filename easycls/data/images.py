@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError, PathNotFoundError
+from .input_spec import InputSpec
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                     ".pgm", ".ppm", ".pbm", ".jfif")
@@ -93,17 +94,17 @@ def array_to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array, mode=mode)
 
 
-def to_model_array(image: Image.Image, channels: int, image_size: int) -> np.ndarray:
+def to_model_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
     """A PIL image as the model's uint8 CxHxW input."""
-    return _finish(np.array(to_rgb_or_gray(image, channels)), channels, image_size)
+    return _finish(np.array(to_rgb_or_gray(image, spec.channels)), spec)
 
 
-def load_for_model(path: Union[str, Path], channels: int, image_size: int) -> np.ndarray:
+def load_for_model(path: Union[str, Path], spec: InputSpec) -> np.ndarray:
     """An image file as the model's uint8 CxHxW input (OpenCV when it can, else Pillow)."""
-    array = _decode_with_opencv(path, channels)
+    array = _decode_with_opencv(path, spec.channels)
     if array is None:
-        return to_model_array(open_image(path), channels, image_size)
-    return _finish(array, channels, image_size)
+        return to_model_array(open_image(path), spec)
+    return _finish(array, spec)
 
 
 # OpenCV decodes these in C with the GIL released, several times faster than Pillow's
@@ -157,25 +158,34 @@ def _decode_with_opencv(path, channels: int) -> Optional[np.ndarray]:
     return array
 
 
-def _finish(array: np.ndarray, channels: int, image_size: int) -> np.ndarray:
-    """HxW or HxWx3 uint8 -> resized, channel-matched, contiguous CxHxW."""
-    if array.ndim == 2 and channels == 3:
+def _finish(array: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """HxW or HxWx3 uint8 -> channel-matched, resized as the spec says, contiguous CxHxW."""
+    if array.ndim == 2 and spec.channels == 3:
         array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and channels == 1:  # same weights as Pillow's "L" conversion
+    elif array.ndim == 3 and spec.channels == 1:  # same weights as Pillow's "L" conversion
         array = (array @ np.array([0.299, 0.587, 0.114], dtype=np.float32) + 0.5).astype(np.uint8)
-    if array.shape[:2] != (image_size, image_size):
-        array = _resize(array, image_size)
+    size = spec.image_size
+    if spec.resize == "center-crop":
+        height, width = array.shape[:2]
+        scale = spec.resized_shorter_side() / min(height, width)
+        array = _resize(array, max(size, round(width * scale)), max(size, round(height * scale)))
+        top, left = (array.shape[0] - size) // 2, (array.shape[1] - size) // 2
+        array = array[top:top + size, left:left + size]
+    else:
+        array = _resize(array, size, size)
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return np.ascontiguousarray(array)
 
 
-def _resize(array: np.ndarray, size: int) -> np.ndarray:
+def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    if array.shape[:2] == (height, width):
+        return array
     cv2 = _opencv()
     if cv2 is None:
-        return np.asarray(Image.fromarray(array).resize((size, size), Image.BILINEAR))
-    shrinking = array.shape[0] > size or array.shape[1] > size
+        return np.asarray(Image.fromarray(array).resize((width, height), Image.BILINEAR))
+    shrinking = array.shape[0] > height or array.shape[1] > width
     # INTER_AREA averages when shrinking (no aliasing); linear is smoother when enlarging.
-    return cv2.resize(array, (size, size),
+    return cv2.resize(array, (width, height),
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 

@@ -3,6 +3,8 @@ import contextlib
 import signal
 import threading
 
+from ..log import logger
+
 
 class StopRequest:
     """Set by the first Ctrl-C; the training loop checks it after every step."""
@@ -25,7 +27,7 @@ def stop_at_step_boundaries():
         if request.requested:
             raise KeyboardInterrupt
         request.requested = True
-        print("\nStopping after this step (press Ctrl-C again to stop at once) ...", flush=True)
+        logger.warning("\nStopping after this step (press Ctrl-C again to stop at once) ...")
 
     signal.signal(signal.SIGINT, handler)
     try:

@@ -1,21 +1,30 @@
-"""Checkpoints from MMEdu / OpenMMLab MMClassification, turned into easycls checkpoints.
+"""Checkpoints from MMEdu / OpenMMLab MMClassification: their weights and class names.
 
 MMClassification's ResNet and MobileNetV2 are the same networks as torchvision's,
 with other parameter names: `backbone.*` then `head.fc.*`, registered in the same
 order. So a checkpoint maps onto ours position by position, and we accept the
-mapping only when every tensor's shape agrees. Its preprocessing is MMEdu's:
-224 px RGB with ImageNet mean and std.
+mapping only when every tensor's shape agrees. Its preprocessing is MMEdu's test
+pipeline: shorter side resized to 256, centre crop of 224, RGB with ImageNet
+mean and std.
 """
 from collections import OrderedDict
-from typing import Optional
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 
+from ..data.input_spec import InputSpec
 from ..errors import CheckpointError
 from ..models import IMAGENET_MEAN, IMAGENET_STD, create_model
 
 LOADABLE = ("ResNet18", "ResNet34", "ResNet50", "MobileNet")
-MMEDU_IMAGE_SIZE = 224
+MMEDU_INPUT = InputSpec(224, 3, IMAGENET_MEAN, IMAGENET_STD, "center-crop", crop_pct=224 / 256)
+
+
+class Imported(NamedTuple):
+    backbone: str
+    state_dict: Dict[str, torch.Tensor]
+    classes: List[str]
+    epoch: int
 
 
 def looks_like_openmmlab(obj) -> bool:
@@ -40,8 +49,8 @@ def _matching_backbone(tensors: list, num_classes: int) -> Optional[tuple]:
     return None
 
 
-def convert_openmmlab(obj: dict, path) -> dict:
-    """An easycls checkpoint (weights + meta) from an OpenMMLab one, or a clear refusal."""
+def convert_openmmlab(obj: dict, path) -> Imported:
+    """The backbone, weights, classes and epoch of an OpenMMLab checkpoint, or a clear refusal."""
     meta = obj["meta"]
     classes = _classes(meta)
     if not classes:
@@ -49,8 +58,10 @@ def convert_openmmlab(obj: dict, path) -> dict:
             f"'{path}' is an OpenMMLab/MMEdu checkpoint without its class names "
             f"(meta['CLASSES']), so its outputs cannot be named. Train the same data with "
             f"easycls to get a checkpoint that carries them.")
-    state = obj.get("state_dict") or {}
-    tensors = [v for k, v in state.items() if k.startswith(("backbone.", "head."))]
+    state = obj.get("state_dict")
+    tensors = [v for k, v in (state.items() if isinstance(state, dict) else ())
+               if isinstance(k, str) and k.startswith(("backbone.", "head."))
+               and isinstance(v, torch.Tensor)]
     found = _matching_backbone(tensors, len(classes))
     if found is None:
         raise CheckpointError(
@@ -59,11 +70,6 @@ def convert_openmmlab(obj: dict, path) -> dict:
             f"(V2) can be. MMEdu's LeNet is built differently (tanh, average pooling), so "
             f"retrain it with easycls: it takes seconds.")
     name, keys = found
-    return {
-        "state_dict": OrderedDict(zip(keys, tensors)),
-        "meta": {"backbone": name, "num_classes": len(classes), "classes": classes,
-                 "in_channels": 3, "image_size": MMEDU_IMAGE_SIZE, "mean": list(IMAGENET_MEAN),
-                 "std": list(IMAGENET_STD), "resize": "stretch-bilinear",
-                 "epoch": int(meta.get("epoch", 0) or 0), "best": {},
-                 "source": f"OpenMMLab/MMEdu checkpoint {path}"},
-    }
+    epoch = meta.get("epoch", 0)
+    return Imported(name, OrderedDict(zip(keys, tensors)), classes,
+                    epoch if isinstance(epoch, int) and epoch >= 0 else 0)

@@ -2,9 +2,10 @@
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from ..errors import TrainingError
+from ..log import logger
 
 RUN_FILES = ("log.json", "latest.pth", "best_accuracy_top-*.pth", "epoch_*.pth")
 
@@ -13,7 +14,7 @@ def previous_run_files(folder: Path) -> list:
     return sorted({p for pattern in RUN_FILES for p in folder.glob(pattern)})
 
 
-def prepare_save_fold(folder, notify: Callable[[str], None] = print) -> Optional[Path]:
+def prepare_save_fold(folder) -> Optional[Path]:
     """Create the folder; move an earlier run's files into previous_runs/<time>/ and say so."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -31,6 +32,6 @@ def prepare_save_fold(folder, notify: Callable[[str], None] = print) -> Optional
     archive.mkdir(parents=True)
     for path in files:
         shutil.move(str(path), str(archive / path.name))
-    notify(f"'{folder}' held an earlier run: moved its {len(files)} file(s) to '{archive}'. "
+    logger.warning(f"'{folder}' held an earlier run: moved its {len(files)} file(s) to '{archive}'. "
            f"(To continue that run instead, move them back and train with resume=True.)")
     return archive

@@ -1,79 +1,157 @@
-"""Setting up a training run: a new one (from scratch or from saved weights) or a resumed one."""
+"""One call to train(): a new run (from scratch or from saved weights) or a resumed one.
+
+Turns train()'s options into a recipe, a model, batches and the callbacks that
+write the run's files, then lets the Trainer loop.
+"""
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional
+
+import torch
+from torch import nn
 
 from ..data.folder import FolderDataset
 from ..data.images import survey_images
 from ..errors import CheckpointError
+from ..log import logger
 from ..models import ModelSpec, create_model, find_head
-from .checkpoint import check_backbone, load_matching_weights, model_from_checkpoint, read_checkpoint
-from .recipe import default_recipe, recipe_from_meta
+from ..process import is_main_process
+from .callbacks import CheckpointSaver, LogJsonWriter, ProgressBar
+from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
+                         model_from_checkpoint, read_checkpoint)
+from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
+                      run_setting)
 from .run_folder import prepare_save_fold
 from .trainer import Trainer, seed_everything
-
-# (checkpoint dict, its path): weights a new run starts from.
-Start = Tuple[dict, object]
+from .training_data import prepare_training_data
 
 
-def new_run(spec: ModelSpec, dataset: FolderDataset, folder: Path, device, *,
-            start: Optional[Start], settings: dict, **trainer_options) -> Trainer:
-    """A Trainer for a fresh run; `settings` are train()'s recipe keywords."""
-    gray, side = survey_images([path for path, _ in dataset.splits["train"]])
-    recipe = default_recipe(spec, len(dataset.classes), train_size=len(dataset.splits["train"]),
-                            data_is_gray=gray, data_side=side,
-                            fixed_input=start[0]["meta"] if start else None, **settings)
-    seed_everything(recipe.seed)
+@dataclass
+class TrainingOutcome:
+    history: List[dict]  # the train and val records of this call
+    network: nn.Module  # the trained network (unwrapped)
+    meta: CheckpointMeta  # its meta after the last completed epoch
+
+
+def train_session(spec: ModelSpec, dataset: FolderDataset, given: Dict[str, Any], *,
+                  save_fold: Path, device: torch.device,
+                  loaded: Optional[Checkpoint] = None) -> TrainingOutcome:
+    """Run train() with the options the user `given` (checked by name already).
+
+    `loaded` is a checkpoint from load_checkpoint(): a new run starts from its weights
+    unless `checkpoint=` names another file.
+    """
+    if run_setting(given, "resume"):
+        return _resumed(spec, dataset, given, Path(save_fold), device)
+    start = loaded
+    if "checkpoint" in given:
+        start = read_checkpoint(given["checkpoint"])
+        check_backbone(start, spec.name)
+    elif loaded is not None:
+        logger.info(f"Starting from the weights loaded from '{loaded.path}' (use a new "
+                    f"Classifier to train from scratch).")
+    return _new(spec, dataset, given, Path(save_fold), device, start)
+
+
+def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> TrainingOutcome:
+    train = dataset.splits["train"]
+    gray, side = survey_images([path for path, _ in train])
+    context = Context(spec, len(dataset.classes), len(train), gray, side,
+                      start=start.meta.input if start else None)
+    recipe = resolve_recipe(context, given)
+    extras = _run_extras(given)
+    seed_everything(recipe.random_seed)
     model = create_model(spec.name, len(dataset.classes), recipe.channels,
                          pretrained=recipe.pretrained)
-    if start:
-        _load_start_weights(model, *start, dataset.classes)
-    prepare_save_fold(folder)
-    print(recipe.describe())
-    return Trainer(model, dataset, recipe, folder, device, **trainer_options)
+    if start is not None:
+        _load_start_weights(model, start, dataset.classes)
+    if is_main_process():
+        prepare_save_fold(folder)
+    logger.info(recipe.describe())
+    trainer = _trainer(model, dataset, recipe, folder, device, extras)
+    return _fit(trainer)
 
 
-def resumed_run(spec: ModelSpec, dataset: FolderDataset, folder: Path, device, *, epochs: int,
-                **trainer_options) -> Trainer:
-    """A Trainer that goes on from folder/latest.pth with the settings it was started with."""
+def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
+    """Go on from folder/latest.pth with the settings the run was started with."""
     path = folder / "latest.pth"
     state = read_checkpoint(path)
-    check_backbone(state, spec.name, path)
-    missing = [key for key in ("optimizer", "scheduler", "rng") if key not in state]
-    missing += ["meta['recipe']"] if "recipe" not in state["meta"] else []
+    check_backbone(state, spec.name)
+    missing = state.missing_training_state() + ([] if state.meta.recipe else ["meta['recipe']"])
     if missing:
         raise CheckpointError(
             f"Cannot resume from '{path}': it has weights but not the training state "
             f"({', '.join(missing)}). Start a new run from its weights instead: "
             f"model.train(epochs=..., checkpoint='{path}', save_fold=<another folder>).")
-    if list(state["meta"]["classes"]) != list(dataset.classes):
+    if state.meta.classes != list(dataset.classes):
         raise CheckpointError(
-            f"Cannot resume '{path}': it was trained on classes "
-            f"{', '.join(state['meta']['classes'])}, but the loaded data set has "
-            f"{', '.join(dataset.classes)}. Load the same data set, or start a new run "
-            f"with checkpoint='{path}' to fine-tune instead.")
-    recipe = recipe_from_meta(state["meta"]["recipe"], "resumed run")
-    recipe.epochs = epochs
-    model = model_from_checkpoint(state, path)
-    print(f"Resuming '{path}' after epoch {state['meta']['epoch']} of {epochs}, with the "
-          f"settings it was started with.")
-    trainer = Trainer(model, dataset, recipe, folder, device, **trainer_options)
-    trainer.resume_from(state)
-    return trainer
+            f"Cannot resume '{path}': it was trained on classes {', '.join(state.meta.classes)}, "
+            f"but the loaded data set has {', '.join(dataset.classes)}. Load the same data "
+            f"set, or start a new run with checkpoint='{path}' to fine-tune instead.")
+    context = Context(spec, len(dataset.classes), len(dataset.splits["train"]),
+                      start=state.meta.input)
+    recipe, notes = recipe_from_record(context, state.meta.recipe, state.meta.input, f"'{path}'")
+    if "epochs" in given:
+        recipe = recipe.replace(epochs=run_setting(given, "epochs"))
+    for note in notes:
+        logger.warning(f"Note: {note}")
+    ignored = ignored_on_resume(given, recipe)
+    if ignored:
+        logger.warning(f"Note: resume=True goes on with the settings the run started with; "
+                       f"ignoring {', '.join(ignored)}.")
+    extras = _run_extras(given)
+    model = model_from_checkpoint(state)
+    if state.meta.epoch >= recipe.epochs:
+        logger.info(f"Nothing to do: '{path}' has already trained {state.meta.epoch} epochs "
+                    f"and epochs={recipe.epochs}. Pass a larger epochs= to train further.")
+        return TrainingOutcome([], model, state.meta)
+    logger.info(f"Resuming '{path}' after epoch {state.meta.epoch} of {recipe.epochs}, with "
+                f"the settings it was started with.")
+    trainer = _trainer(model, dataset, recipe, folder, device, extras)
+    note = trainer.resume_from(state.training, state.meta)
+    if note:
+        logger.warning(note)
+    return _fit(trainer)
 
 
-def _load_start_weights(model, start: dict, path, classes: List[str]) -> None:
+def _run_extras(given) -> dict:
+    """The run options that are not part of the recipe, checked."""
+    return {name: run_setting(given, name)
+            for name in ("validate", "save_interval", "cache", "verbose", "callbacks")}
+
+
+def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras) -> Trainer:
+    generator = torch.Generator().manual_seed(recipe.random_seed)
+    data = prepare_training_data(dataset, recipe, device, validate=extras["validate"],
+                                 cache=extras["cache"], generator=generator)
+    callbacks: List = []
+    if is_main_process():
+        callbacks += [LogJsonWriter(folder), CheckpointSaver(folder, extras["save_interval"])]
+        if extras["verbose"]:
+            callbacks.append(ProgressBar())
+    callbacks += extras["callbacks"] or []
+    return Trainer(model, data, recipe, device, generator, callbacks)
+
+
+def _fit(trainer: Trainer) -> TrainingOutcome:
+    history = trainer.fit()
+    return TrainingOutcome(history, trainer.network, trainer.meta(trainer.completed_epochs))
+
+
+def _load_start_weights(model, start: Checkpoint, classes: List[str]) -> None:
     """Load a checkpoint's weights for fine-tuning; a head for other classes starts fresh."""
-    state = dict(start["state_dict"])
-    same_classes = list(start["meta"]["classes"]) == list(classes)
+    state = dict(start.state_dict)
+    same_classes = start.meta.classes == list(classes)
     if not same_classes:
         head = find_head(model)[0]
         state = {k: v for k, v in state.items() if not k.startswith(head + ".")}
-        print(f"Fine-tuning from '{path}': its classes ({', '.join(start['meta']['classes'])}) "
-              f"differ from this data set's ({', '.join(classes)}), so the last layer starts "
-              f"fresh; all other weights are loaded.")
+        logger.info(f"Fine-tuning from '{start.path}': its classes "
+                    f"({', '.join(start.meta.classes)}) differ from this data set's "
+                    f"({', '.join(classes)}), so the last layer starts fresh; all other weights "
+                    f"are loaded.")
     fresh = load_matching_weights(model, state)
     if same_classes and fresh:
-        raise CheckpointError(f"'{path}' is missing weights for {', '.join(fresh[:5])}; it "
+        raise CheckpointError(f"'{start.path}' is missing weights for {', '.join(fresh[:5])}; it "
                               f"does not fit this backbone.")
     if same_classes:
-        print(f"Continuing training from the weights in '{path}'.")
+        logger.info(f"Continuing training from the weights in '{start.path}'.")

@@ -1,26 +1,28 @@
-"""The training loop: batches in, log.json lines and checkpoints out."""
+"""The training loop: batches in, announcements out.
+
+It knows nothing of files or screens: log.json, checkpoints and the progress bar
+are callbacks (callbacks.py) that listen to what the loop announces.
+"""
 import math
 import time
-from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
 
-from ..version import __version__
 from ..data.augment import BatchAugment, Normalize
-from ..data.folder import FolderDataset
-from ..data.pipeline import check_unreadable, make_batches, should_cache
+from ..data.pipeline import check_unreadable
 from ..errors import TrainingError
 from .accel import Acceleration
-from .checkpoint import save_atomic
-from .evaluate import evaluate
+from .callbacks import CallbackList
+from .checkpoint import CheckpointMeta, checkpoint_dict, unwrap
+from .evaluator import Evaluator, Scorer
 from .interrupt import stop_at_step_boundaries
-from .log import LogWriter
-from .recipe import Recipe
+from .options import Recipe
 from .schedule import WarmupCosine
+from .training_data import TrainingData
 
-LOG_INTERVAL = 10  # iterations between train lines, as OpenMMLab's default
+LOG_INTERVAL = 10  # iterations between train records, as OpenMMLab's default
 
 
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -32,14 +34,6 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     if recipe.optimizer == "AdamW":
         return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=wd)
     return torch.optim.Adagrad(params, lr=recipe.lr, weight_decay=wd)
-
-
-def gpu_memory_budget(device: torch.device) -> int:
-    """Bytes of GPU memory the cached images may take: a quarter of what is free."""
-    if device.type != "cuda":
-        return 0
-    free, _ = torch.cuda.mem_get_info(device)
-    return free // 4
 
 
 def seed_everything(seed: int) -> None:
@@ -62,242 +56,213 @@ def restore_rng(state: dict, generator: torch.Generator) -> None:
 
 
 class Trainer:
-    """Runs epochs of one recipe on one data set and writes everything to save_fold."""
+    """Runs the epochs of one recipe and tells its callbacks about each step and epoch.
 
-    def __init__(self, model: nn.Module, dataset: FolderDataset, recipe: Recipe,
-                 save_fold: Path, device: torch.device, *, validate: bool = True,
-                 save_interval: Optional[int] = None, verbose: bool = True,
-                 notify: Callable[[str], None] = print):
-        self.model, self.dataset, self.recipe = model, dataset, recipe
-        self.save_fold, self.device, self.notify = Path(save_fold), device, notify
-        self.validate = validate and bool(dataset.splits.get("val"))
-        self.save_interval, self.verbose = save_interval, verbose
-        self.log = LogWriter(self.save_fold / "log.json")
-        self.generator = torch.Generator().manual_seed(recipe.seed)
+    Callbacks receive the Trainer as `run`; its public attributes are what they may read.
+    """
+
+    def __init__(self, model: nn.Module, data: TrainingData, recipe: Recipe,
+                 device: torch.device, generator: torch.Generator, callbacks: List):
+        self.data, self.recipe, self.device = data, recipe, device
+        self.generator = generator
+        self.callbacks = CallbackList(callbacks)
+        self.accel = Acceleration.for_device(device)
+        self.model = self.accel.prepare_model(model)
+        self.optimizer = build_optimizer(self.model, recipe)
+        self.steps_per_epoch = len(data.train)
+        self.schedule = WarmupCosine(self.optimizer, recipe.lr, recipe.epochs * self.steps_per_epoch,
+                                     warmup_steps=self.steps_per_epoch * min(
+                                         recipe.warmup_epochs, recipe.epochs - 1))
+        self.augment = BatchAugment(recipe.image_size) if recipe.augment else None
+        self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
+        self.evaluator = Evaluator(Scorer(self.model, recipe.input_spec, device, self.accel),
+                                   data.classes)
         self.best: Dict[str, float] = {}
-        self.start_epoch, self.completed_epochs = 1, 0
-        self.interrupted = False
+        self.improved: List[str] = []
+        self.history: List[dict] = []
+        self.completed_epochs, self.epoch, self.step = 0, 1, 0
+        self.stop_training = self.interrupted = self.failed = False
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
         # interrupted epoch can be finished exactly as it would have gone.
         self.progress: Optional[dict] = None
-        self.accel = Acceleration.for_device(device)
-        self._prepare_data()
-        self.model = self.accel.prepare_model(model)
-        self.optimizer = build_optimizer(self.model, recipe)
-        steps = len(self.train_batches)
-        self.schedule = WarmupCosine(self.optimizer, recipe.lr, recipe.epochs * steps,
-                                     warmup_steps=steps if recipe.epochs > 1 else 0)
-        self.augment = BatchAugment(recipe.image_size) if recipe.augment else None
-        self.normalize = Normalize(recipe.mean, recipe.std, device)
 
-    def _prepare_data(self) -> None:
-        recipe, splits = self.recipe, self.dataset.splits
-        count = len(splits["train"]) + (len(splits["val"]) if self.validate else 0)
-        self.cached = should_cache(recipe.cache, count, recipe.channels, recipe.image_size)
-        common = dict(channels=recipe.channels, image_size=recipe.image_size,
-                      batch_size=recipe.batch_size, cached=self.cached)
-        started = time.perf_counter()
-        self.train_batches, skipped = make_batches(splits["train"], shuffle=True,
-                                                   generator=self.generator, drop_single=True,
-                                                   **common)
-        check_unreadable(skipped, len(splits["train"]), "training", self.notify)
-        self.skipped = [path for path, _ in skipped]
-        self.val_batches = None
-        if self.validate:
-            self.val_batches, skipped = make_batches(splits["val"], shuffle=False, **common)
-            check_unreadable(skipped, len(splits["val"]), "validation", self.notify)
-            self.skipped += [path for path, _ in skipped]
-        if not len(self.train_batches):
-            raise TrainingError("No training batch could be made: every training image "
-                                "failed to load. Check the files in the training folder.")
-        gpu_budget = gpu_memory_budget(self.device)
-        self.data_place = self.train_batches.place(self.device, gpu_budget)
-        if self.val_batches is not None:
-            self.val_batches.place(self.device, gpu_budget - self.train_batches.images.numel()
-                                   if self.data_place == "gpu" else 0)
-        self.decode_seconds = time.perf_counter() - started if self.cached else 0.0
+    # ---------------------------------------------------------- what callbacks read
 
-    def resume_from(self, checkpoint: dict) -> None:
-        """Continue where `checkpoint` (a latest.pth with training state) stopped."""
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.schedule.load_state_dict(checkpoint["scheduler"])
-        restore_rng(checkpoint["rng"], self.generator)
-        self.completed_epochs = int(checkpoint["meta"]["epoch"])
-        self.start_epoch = self.completed_epochs + 1
-        self.best = dict(checkpoint["meta"].get("best", {}))
-        self.accel.load_state_dict(checkpoint.get("scaler"))
-        self.progress = checkpoint.get("progress")
-        if self.progress is not None and len(self.progress["order"]) != self.train_batches.count:
-            self.notify(f"The training set changed since the run was interrupted "
-                        f"({len(self.progress['order'])} images then, "
-                        f"{self.train_batches.count} now): epoch {self.start_epoch} starts over.")
+    @property
+    def facts(self) -> dict:
+        return {"device": str(self.device), "precision": self.accel.describe(),
+                **self.data.facts, "skipped_files": list(self.data.skipped),
+                "start_epoch": self.completed_epochs + 1}
+
+    def meta(self, epoch: int) -> CheckpointMeta:
+        return CheckpointMeta(self.recipe.backbone, list(self.data.classes), self.recipe.input_spec,
+                              epoch=epoch, best=dict(self.best), recipe=self.recipe.recorded())
+
+    def checkpoint(self, progress: Optional[dict] = None) -> dict:
+        """This run as a checkpoint dict after its last completed epoch (plus `progress`
+        inside the next one, when interrupted)."""
+        training = {"optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.schedule.state_dict(), "rng": rng_state(self.generator),
+                    "progress": progress,
+                    "scaler": self.accel.scaler.state_dict() if self.accel.scaler else None}
+        return checkpoint_dict(self.model, self.meta(self.completed_epochs), training)
+
+    @property
+    def network(self) -> nn.Module:
+        """The trained network, unwrapped from any parallel or compiled wrapper."""
+        return unwrap(self.model)
+
+    # ------------------------------------------------------------------ resuming
+
+    def resume_from(self, training: dict, meta: CheckpointMeta) -> Optional[str]:
+        """Continue where a checkpoint with training state stopped; returns a note, if any."""
+        self.optimizer.load_state_dict(training["optimizer"])
+        self.schedule.load_state_dict(training["scheduler"])
+        restore_rng(training["rng"], self.generator)
+        self.completed_epochs = meta.epoch
+        self.best = dict(meta.best)
+        self.accel.load_state_dict(training.get("scaler"))
+        self.progress = training.get("progress")
+        if self.progress is not None and len(self.progress["order"]) != self.data.train.count:
+            note = (f"The training set changed since the run was interrupted "
+                    f"({len(self.progress['order'])} images then, {self.data.train.count} "
+                    f"now): epoch {self.completed_epochs + 1} starts over.")
             self.progress = None
+            return note
+        return None
 
-    def _prepare(self, images: torch.Tensor, augment: bool) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
-        if augment and self.augment is not None:
-            images = self.augment(images, self.generator)
-        return self.accel.prepare_input(self.normalize(images))
+    # ------------------------------------------------------------------ the loop
 
-    def meta(self, epoch: int) -> dict:
-        recipe = self.recipe
-        return {"easycls_version": __version__, "backbone": recipe.backbone,
-                "num_classes": len(self.dataset.classes), "classes": list(self.dataset.classes),
-                "in_channels": recipe.channels, "image_size": recipe.image_size,
-                "mean": list(recipe.mean), "std": list(recipe.std), "resize": "stretch-bilinear",
-                "epoch": epoch, "best": dict(self.best), "recipe": recipe.to_meta()}
-
-    def _checkpoint(self, epoch: int, progress: Optional[dict] = None) -> dict:
-        state = {"state_dict": self.model.state_dict(), "meta": self.meta(epoch),
-                 "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.schedule.state_dict(), "rng": rng_state(self.generator)}
-        if progress is not None:
-            state["progress"] = progress
-        if self.accel.scaler is not None:
-            state["scaler"] = self.accel.scaler.state_dict()
-        return state
-
-    def _log_header(self) -> None:
-        header = self.meta(self.start_epoch - 1)
-        # OpenMMLab's log tools read any line with an "epoch" as a training record.
-        header["completed_epochs"] = header.pop("epoch")
-        header.update(device=str(self.device), precision=self.accel.describe(),
-                      cached=self.cached, data_place=self.data_place,
-                      decode_seconds=round(self.decode_seconds, 3),
-                      dataset=str(self.dataset.root), dataset_sizes=self.dataset.sizes(),
-                      skipped_files=self.skipped, start_epoch=self.start_epoch)
-        self.log.write(header, sync=True)
-
-    def run(self) -> List[dict]:
-        """Train the remaining epochs; return the log lines written."""
-        if self.start_epoch > self.recipe.epochs:
-            self.notify(f"Nothing to do: the checkpoint has already trained "
-                        f"{self.start_epoch - 1} epochs and epochs={self.recipe.epochs}. Pass a "
-                        f"larger epochs= to train further.")
+    def fit(self) -> List[dict]:
+        """Train the remaining epochs; return the train and val records announced."""
+        if self.completed_epochs >= self.recipe.epochs:
             return []
-        self._log_header()
-        self.history, self.completed_epochs = [], self.start_epoch - 1
         try:
+            self.callbacks.on_run_start(self)
             with stop_at_step_boundaries() as self.stop_request:
                 self._epochs()
         except KeyboardInterrupt:
-            self._save_interrupted()
+            self._interrupted()
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            self.callbacks.on_run_end(self)
         return self.history
 
     def _epochs(self) -> None:
-        for epoch in range(self.start_epoch, self.recipe.epochs + 1):
-            with self._progress(epoch) as bar:
-                self.history += self._train_epoch(epoch, bar)
-                if self.validate:
-                    self.history.append(self._validate(epoch))
-                    bar.set_postfix({key.replace("accuracy_", "val_"): f"{value:.2f}%"
-                                     for key, value in self.history[-1].items()
-                                     if key.startswith("accuracy_")})
+        for epoch in range(self.completed_epochs + 1, self.recipe.epochs + 1):
+            self.epoch = epoch
+            self._train_epoch(epoch)
+            metrics = self._validate(epoch) if self.data.val is not None else {}
             # From here on the state is "after epoch", whatever an interrupt saves.
             self.completed_epochs, self.progress = epoch, None
             self._report_streamed_bad_files()
-            save_atomic(self._checkpoint(epoch), self.save_fold / "latest.pth")
-            if self.save_interval and epoch % self.save_interval == 0:
-                save_atomic(self._checkpoint(epoch), self.save_fold / f"epoch_{epoch}.pth")
+            self.callbacks.on_epoch_end(self, epoch, metrics)
+            if self.stop_training:
+                break
 
-    def _save_interrupted(self) -> None:
-        """Ctrl-C: keep everything up to the last finished step, and say how to go on."""
+    def _interrupted(self) -> None:
+        """Ctrl-C: restore the state after the last finished step and announce it."""
         self.interrupted = True
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
             self._check_finite(float("nan"), self.completed_epochs + 1,
                                self.progress["step"] if self.progress else 0)
-        done = self.completed_epochs
         progress = self.progress
-        if not progress or progress["epoch"] != done + 1:
+        if not progress or progress["epoch"] != self.completed_epochs + 1:
             progress = None
         if self._step_rng is not None:  # the unfinished step will be drawn again
             restore_rng(self._step_rng, self.generator)
-        save_atomic(self._checkpoint(done, progress), self.save_fold / "latest.pth")
-        where = (f"epoch {done + 1}, step {progress['step']} of {len(self.train_batches)}"
-                 if progress else f"the end of epoch {done}")
-        self.notify(f"\nTraining interrupted. Progress up to {where} is saved in "
-                    f"'{self.save_fold / 'latest.pth'}'. To continue exactly from there:\n"
-                    f"    model.train(epochs={self.recipe.epochs}, resume=True, "
-                    f"save_fold={str(self.save_fold)!r})")
+        self.callbacks.on_interrupt(self, progress)
 
     def _report_streamed_bad_files(self) -> None:
-        new = sorted(set(self.train_batches.bad_files) - set(self.skipped))
+        new = sorted(set(self.data.train.bad_files) - set(self.data.skipped))
         if new:
-            check_unreadable([(path, "unreadable") for path in new], len(self.dataset.splits["train"]),
-                             "training", self.notify)
-            self.skipped += new
-            self.log.write({"mode": "warning", "skipped_files": new})
+            check_unreadable([(path, "unreadable") for path in new],
+                             len(self.data.train.samples), "training")
+            self.data.skipped += new
+            self.callbacks.on_log(self, {"mode": "warning", "skipped_files": new})
 
-    def _progress(self, epoch: int):
-        from tqdm.auto import tqdm
-        return tqdm(total=len(self.train_batches), desc=f"Epoch {epoch}/{self.recipe.epochs}",
-                    disable=not self.verbose, leave=True, dynamic_ncols=True, unit="batch")
+    def _announce(self, record: dict) -> None:
+        self.history.append(record)
+        self.callbacks.on_log(self, record)
 
-    def _train_epoch(self, epoch: int, bar) -> List[dict]:
+    def _train_epoch(self, epoch: int) -> None:
         self.model.train()
-        lines, steps = [], len(self.train_batches)
+        batches = self.data.train
         if self.progress is None or self.progress["epoch"] != epoch:
-            order = self.train_batches.new_order()
+            order = batches.new_order()
             self.progress = {"epoch": epoch, "step": 0,
-                             "order": torch.arange(self.train_batches.count) if order is None else order}
-        done = self.progress["step"]
-        bar.update(done)
-        window = {"loss": torch.zeros((), device=self.device), "time": 0.0, "data_time": 0.0,
-                  "count": 0}
+                             "order": torch.arange(batches.count) if order is None else order}
+        self.step = done = self.progress["step"]
+        self.callbacks.on_epoch_start(self, epoch)
+        window = _Window(self.device)
         tick = time.perf_counter()
-        batches = self.train_batches.iterate(self.progress["order"], skip=done)
-        for step, (images, labels) in enumerate(batches, start=done + 1):
+        for step, batch in enumerate(batches.iterate(self.progress["order"], skip=done),
+                                     start=done + 1):
             self._step_rng = rng_state(self.generator)  # what an interrupted step restores
-            inputs = self._prepare(images, augment=True)
-            labels = labels.to(self.device, non_blocking=True)
+            images = batch.images.to(self.device, non_blocking=True)
+            if self.augment is not None:
+                images = self.augment(images, self.generator)
+            inputs = self.accel.prepare_input(self.normalize(images))
+            labels = batch.labels.to(self.device, non_blocking=True)
             data_done = time.perf_counter()
             with self.accel.autocast():
-                loss = nn.functional.cross_entropy(self.model(inputs), labels)
+                loss = nn.functional.cross_entropy(self.model(inputs), labels,
+                                                   label_smoothing=self.recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.schedule.lr
             self.accel.backward_and_step(loss, self.optimizer)
             self.schedule.step()
-            self.progress["step"], self._step_rng = step, None  # the step is done
+            self.progress["step"] = self.step = step
+            self._step_rng = None  # the step is done
             if self.stop_request.requested:
                 raise KeyboardInterrupt
-            # Summed on the device: reading the loss every step would stall a GPU.
-            window["loss"] += loss.detach().float()
             now = time.perf_counter()
-            window["data_time"] += data_done - tick
-            window["time"] += now - tick
-            window["count"] += 1
+            window.add(loss, data_done - tick, now - tick)
             tick = now
-            bar.update(1)
-            if step % LOG_INTERVAL == 0 or step == steps:
-                n = window["count"]
-                mean_loss = float(window["loss"]) / n
-                self._check_finite(mean_loss, epoch, step)
-                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.3g}")
-                lines.append(self.log.write({
-                    "mode": "train", "epoch": epoch, "iter": step, "lr": lr,
-                    "loss": round(mean_loss, 6), "time": round(window["time"] / n, 6),
-                    "data_time": round(window["data_time"] / n, 6)}))
-                window = {"loss": torch.zeros((), device=self.device), "time": 0.0,
-                          "data_time": 0.0, "count": 0}
-        return lines
+            self.callbacks.on_step_end(self, step)
+            if step % LOG_INTERVAL == 0 or step == self.steps_per_epoch:
+                record = window.record(epoch, step, lr)
+                self._check_finite(record["loss"], epoch, step)
+                self._announce(record)
+                window = _Window(self.device)
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:
         if not math.isfinite(loss):
+            self.failed = True
             raise TrainingError(
                 f"The loss became {loss} by epoch {epoch}, iteration {step} (lr "
                 f"{self.schedule.lr:.3g}): training diverged. Try a smaller learning rate, "
-                f"e.g. train(lr={self.recipe.lr / 10:.3g}). The checkpoints saved so far in "
-                f"'{self.save_fold}' are kept as they were.")
+                f"e.g. train(lr={self.recipe.lr / 10:.3g}). The checkpoints saved so far are "
+                f"kept as they were.")
 
-    def _validate(self, epoch: int) -> dict:
-        with self.accel.autocast():
-            metrics = evaluate(self.model, self.val_batches,
-                               lambda images: self._prepare(images, augment=False),
-                               self.recipe.topk)
-        improved = [name for name, value in metrics.items() if value > self.best.get(name, -1.0)]
-        self.best.update({name: metrics[name] for name in improved})
-        for name in improved:
-            save_atomic(self._checkpoint(epoch), self.save_fold / f"best_{name}.pth")
-        return self.log.write({"mode": "val", "epoch": epoch, "iter": len(self.train_batches),
-                               "lr": self.schedule.lr, **metrics}, sync=True)
+    def _validate(self, epoch: int) -> Dict[str, float]:
+        metrics = self.evaluator.predict(self.data.val).metrics(self.recipe.topk)
+        self.improved = [name for name, value in metrics.items()
+                         if value > self.best.get(name, -1.0)]
+        self.best.update({name: metrics[name] for name in self.improved})
+        self._announce({"mode": "val", "epoch": epoch, "iter": self.steps_per_epoch,
+                        "lr": self.schedule.lr, **metrics})
+        return metrics
+
+
+class _Window:
+    """Loss and timings summed over the steps between two train records."""
+
+    def __init__(self, device: torch.device):
+        # Summed on the device: reading the loss every step would stall a GPU.
+        self.loss, self.time, self.data_time, self.count = torch.zeros((), device=device), 0.0, 0.0, 0
+
+    def add(self, loss: torch.Tensor, data_time: float, step_time: float) -> None:
+        self.loss += loss.detach().float()
+        self.data_time += data_time
+        self.time += step_time
+        self.count += 1
+
+    def record(self, epoch: int, step: int, lr: float) -> dict:
+        n = max(1, self.count)
+        return {"mode": "train", "epoch": epoch, "iter": step, "lr": lr,
+                "loss": round(float(self.loss) / n, 6), "time": round(self.time / n, 6),
+                "data_time": round(self.data_time / n, 6)}

@@ -1,9 +1,9 @@
-"""One registry of backbones: the name users type, its builder, its input spec.
+"""One registry of backbones: the name users type, its builder, its input spec, its recipe.
 
 `Classifier.sota()` is `list_models()`; nothing else keeps a second list.
 """
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from ..errors import BackboneError
 
@@ -21,8 +21,9 @@ class ModelSpec:
     channels: int  # 0 means "follow the data": 1 for grayscale sets, 3 otherwise
     mean: Tuple[float, ...]
     std: Tuple[float, ...]
-    lr: float  # default SGD learning rate for batch_size
-    batch_size: int
+    # Training options whose default differs for this backbone (engine/options.py
+    # names them all), e.g. {"lr": 0.05, "batch_size": 64}: lr is meant at that batch.
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     aliases: Tuple[str, ...] = field(default_factory=tuple)
     pretrained_available: bool = False
     min_image_size: int = 32  # below this the network's strides and kernels run out of pixels
@@ -47,14 +48,14 @@ def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def register(name: str, *, image_size: int, channels: int, mean, std, lr: float,
-             batch_size: int, aliases=(), pretrained_available: bool = False,
-             min_image_size: int = 32):
+def register(name: str, *, image_size: int, channels: int, mean, std, defaults=None,
+             aliases=(), pretrained_available: bool = False, min_image_size: int = 32):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
-        spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std), lr,
-                         batch_size, tuple(aliases), pretrained_available, min_image_size)
+        spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std),
+                         dict(defaults or {}), tuple(aliases), pretrained_available,
+                         min_image_size)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name

@@ -64,6 +64,7 @@ _PRESETS = [
 ]
 
 for _name, _tv_name, _lr, _batch, _aliases in _PRESETS:
-    register(_name, image_size=224, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD, lr=_lr,
-             batch_size=_batch, aliases=_aliases, pretrained_available=True)(
+    register(_name, image_size=224, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+             defaults={"lr": _lr, "batch_size": _batch}, aliases=_aliases,
+             pretrained_available=True)(
         _torchvision_builder(_tv_name))

@@ -1,0 +1,144 @@
+"""Listeners of the training loop: log.json, the progress bar, the checkpoints, yours.
+
+The loop (trainer.py) announces what happened; these decide what to do with it.
+Write your own by subclassing Callback and passing it to `train(callbacks=[...])`:
+
+    class PrintAccuracy(easycls.Callback):
+        def on_epoch_end(self, run, epoch, metrics):
+            print(epoch, metrics.get("accuracy_top-1"))
+
+`run` is the running Trainer: run.model, run.epoch, run.step, run.steps_per_epoch,
+run.recipe (every option's value), run.best, run.history; set
+`run.stop_training = True` to end training after the current epoch.
+"""
+from pathlib import Path
+from typing import List, Optional
+
+from ..log import logger
+from .checkpoint import save_atomic
+from .log_json import LogWriter
+
+
+class Callback:
+    """Base class with every hook; override the ones you need."""
+
+    def on_run_start(self, run) -> None:
+        """Before the first epoch of this call to train()."""
+
+    def on_epoch_start(self, run, epoch: int) -> None:
+        """Before the first step of an epoch (also of a resumed, half-done one)."""
+
+    def on_step_end(self, run, step: int) -> None:
+        """After each optimizer step; `step` counts from 1 within the epoch."""
+
+    def on_log(self, run, record: dict) -> None:
+        """A log.json record: {"mode": "train"|"val"|"warning", ...}."""
+
+    def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
+        """After the epoch and its validation; metrics: {'accuracy_top-1': percent, ...}
+        (empty without validation). run.improved names the metrics that reached a new best."""
+
+    def on_interrupt(self, run, progress: Optional[dict]) -> None:
+        """Ctrl-C: the state is consistent up to the last finished step (progress says where)."""
+
+    def on_run_end(self, run) -> None:
+        """After training ends in any way; run.interrupted and run.failed say how."""
+
+
+class CallbackList:
+    """Calls a hook on every callback that has it, in order."""
+
+    def __init__(self, callbacks: List):
+        self.callbacks = list(callbacks)
+
+    def __getattr__(self, hook: str):
+        def call(*args):
+            for callback in self.callbacks:
+                method = getattr(callback, hook, None)
+                if method is not None:
+                    method(*args)
+        return call
+
+
+class LogJsonWriter(Callback):
+    """Appends the run's header and every record to save_fold/log.json."""
+
+    def __init__(self, save_fold):
+        self.log = LogWriter(Path(save_fold) / "log.json")
+
+    def on_run_start(self, run) -> None:
+        header = run.meta(run.completed_epochs).to_dict()
+        # OpenMMLab's log tools read any line with an "epoch" as a training record.
+        header["completed_epochs"] = header.pop("epoch")
+        header.update(run.facts)
+        self.log.write(header, sync=True)
+
+    def on_log(self, run, record: dict) -> None:
+        # Forced to disk once an epoch (with the validation line), not for every line.
+        self.log.write(record, sync=record.get("mode") == "val")
+
+
+class CheckpointSaver(Callback):
+    """latest.pth every epoch, best_<metric>.pth on improvement, epoch_N.pth every N epochs."""
+
+    def __init__(self, save_fold, save_interval: Optional[int] = None):
+        self.save_fold, self.save_interval = Path(save_fold), save_interval
+
+    def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
+        checkpoint = run.checkpoint()
+        for name in run.improved:
+            save_atomic(checkpoint, self.save_fold / f"best_{name}.pth")
+        save_atomic(checkpoint, self.save_fold / "latest.pth")
+        if self.save_interval and epoch % self.save_interval == 0:
+            save_atomic(checkpoint, self.save_fold / f"epoch_{epoch}.pth")
+
+    def on_interrupt(self, run, progress: Optional[dict]) -> None:
+        path = save_atomic(run.checkpoint(progress), self.save_fold / "latest.pth")
+        done = run.completed_epochs
+        where = (f"epoch {done + 1}, step {progress['step']} of {run.steps_per_epoch}"
+                 if progress else f"the end of epoch {done}")
+        logger.warning(f"\nTraining interrupted. Progress up to {where} is saved in '{path}'. "
+                       f"To continue exactly from there:\n    model.train(epochs="
+                       f"{run.recipe.epochs}, resume=True, save_fold={str(self.save_fold)!r})")
+
+    def on_run_end(self, run) -> None:
+        if run.best and not (run.interrupted or run.failed):
+            logger.info("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in run.best.items())
+                        + f". Checkpoints in '{self.save_fold}'.")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch: loss and lr while training, accuracy after validation."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_epoch_start(self, run, epoch: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=run.steps_per_epoch, initial=run.step, leave=True,
+                        desc=f"Epoch {epoch}/{run.recipe.epochs}", dynamic_ncols=True,
+                        unit="batch")
+
+    def on_step_end(self, run, step: int) -> None:
+        self.bar.update(1)
+
+    def on_log(self, run, record: dict) -> None:
+        if self.bar is None:
+            return
+        if record.get("mode") == "train":
+            self.bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.3g}")
+        elif record.get("mode") == "val":
+            self.bar.set_postfix({key.replace("accuracy_", "val_"): f"{value:.2f}%"
+                                  for key, value in record.items() if key.startswith("accuracy_")})
+
+    def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
+        self._close()
+
+    def on_run_end(self, run) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

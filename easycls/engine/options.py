@@ -1,0 +1,435 @@
+"""Every option of `Classifier.train`, declared once: default, check, reason, resumability.
+
+`train()`'s signature and docstring, the settings printed before training, the
+note about arguments a resumed run ignores and the settings recorded in each
+checkpoint all come from OPTIONS, so a new option is one entry here (and, if
+the loop uses it, the line that does). A backbone changes a default in its
+registry entry (`defaults={"lr": 0.05, "batch_size": 64}`).
+"""
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from ..data.input_spec import InputSpec
+from ..errors import TrainingError
+from ..models import ModelSpec
+
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adagrad")
+# Adaptive optimizers want a much smaller step than SGD with momentum.
+ADAPTIVE_LR = {"Adam": 1e-3, "AdamW": 1e-3, "Adagrad": 1e-2}
+
+
+@dataclass
+class Context:
+    """What defaults and checks may depend on: the backbone, the data, the options so far."""
+
+    spec: ModelSpec
+    num_classes: int
+    train_size: int
+    data_is_gray: bool = False
+    data_side: int = 224
+    start: Optional[InputSpec] = None  # input of the checkpoint being fine-tuned or resumed
+    values: Dict[str, Any] = field(default_factory=dict)
+    reasons: Dict[str, str] = field(default_factory=dict)
+
+    def base(self, name: str):
+        """The backbone's default for an option, else the library's."""
+        return self.spec.defaults.get(name, OPTIONS_BY_NAME[name].default)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: Any  # what train()'s signature shows; None: chosen for the backbone and data
+    help: str
+    # check(name, value, context) -> the value to use, or raises an error that says why
+    check: Optional[Callable[[str, Any, Context], Any]] = None
+    choose: Optional[Callable[[Context], Tuple[Any, Optional[str]]]] = None  # unset -> (value, why)
+    recorded: bool = True  # saved in checkpoints as part of the recipe
+    resumable: bool = False  # resume=True may change it (others keep the run's values)
+    shown: bool = True  # printed with the settings before training
+
+
+# ----------------------------------------------------------------------- checks
+
+def _invalid(name: str, value, expected: str) -> TrainingError:
+    return TrainingError(f"{name}={value!r} is not valid: expected {expected}.")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def whole_number(minimum: Optional[int] = None):
+    expected = "a whole number" + (f" of at least {minimum}" if minimum is not None else ", e.g. 0")
+
+    def check(name, value, context):
+        if not _is_number(value) or int(value) != value or (minimum is not None and value < minimum):
+            raise _invalid(name, value, expected)
+        return int(value)
+    return check
+
+
+def between(low: float, high: float):
+    expected = (f"a number of {low} or more" if high == float("inf") else
+                f"a number from {low} up to (not including) {high}")
+
+    def check(name, value, context):
+        if not _is_number(value) or not low <= value < high:
+            raise _invalid(name, value, expected)
+        return float(value)
+    return check
+
+
+def positive_number(name, value, context):
+    if not _is_number(value) or not value > 0:
+        raise _invalid(name, value, "a number above 0")
+    return float(value)
+
+
+def yes_or_no(name, value, context):
+    if not isinstance(value, bool):
+        raise _invalid(name, value, "True or False")
+    return value
+
+
+def optional(check):
+    def check_unless_none(name, value, context):
+        return None if value is None else check(name, value, context)
+    return check_unless_none
+
+
+def _optimizer(name, value, context):
+    for known in OPTIMIZERS:
+        if isinstance(value, str) and value.lower() == known.lower():
+            return known
+    raise TrainingError(f"Unknown optimizer {value!r}. Choose one of {', '.join(OPTIMIZERS)} "
+                        f"(case does not matter).")
+
+
+def _cache(name, value, context):
+    if value is True or value is False or value == "auto":
+        return value
+    raise TrainingError(f"cache={value!r} is not valid: use 'auto' (decode into memory when it "
+                        f"fits in a quarter of the RAM), True or False (read files every epoch).")
+
+
+CALLBACK_HOOKS = ("on_run_start", "on_epoch_start", "on_step_end", "on_log", "on_epoch_end",
+                  "on_interrupt", "on_run_end")
+
+
+def _callbacks(name, value, context):
+    callbacks = list(value) if isinstance(value, (list, tuple)) else [value]
+    for callback in callbacks:
+        if isinstance(callback, type) or not any(hasattr(callback, h) for h in CALLBACK_HOOKS):
+            raise TrainingError(
+                f"callbacks: {callback!r} is not a callback. Pass objects with methods such "
+                f"as on_epoch_end(self, run, epoch, metrics), e.g. an instance of a subclass "
+                f"of easycls.Callback.")
+    return callbacks
+
+
+def _pretrained(name, value, context):
+    value = yes_or_no(name, value, context)
+    if value and not context.spec.pretrained_available:
+        context.spec.builder(num_classes=context.num_classes, pretrained=True)  # says why not
+    return value
+
+
+def _batch_size(name, value, context):
+    value = whole_number(1)(name, value, context)
+    if value > context.train_size:
+        context.reasons[name] = (f"you asked for {value}, but there are only "
+                                 f"{context.train_size} training images")
+        return context.train_size
+    return value
+
+
+def _channels(name, value, context):
+    spec, start = context.spec, context.start
+    if value not in (1, 3) or isinstance(value, bool):
+        raise TrainingError(f"channels={value!r} is not valid: use 1 (grayscale) or 3 (RGB).")
+    if start is not None and value != start.channels:
+        raise TrainingError(f"channels={value} does not fit the checkpoint, whose first layer "
+                            f"takes {start.channels} channel(s). Leave channels unset.")
+    if spec.channels and value != spec.channels:
+        raise TrainingError(f"{spec.name} takes {spec.channels}-channel images, not "
+                            f"channels={value}; gray pictures are repeated into 3 channels "
+                            f"automatically. Leave channels unset, or use LeNet for 1 channel.")
+    return value
+
+
+def _image_size(name, value, context):
+    value = whole_number(1)(name, value, context)
+    spec = context.spec
+    if value < spec.min_image_size:
+        raise TrainingError(f"image_size={value} is too small for {spec.name}: it needs at "
+                            f"least {spec.min_image_size} px. Leave image_size unset for the "
+                            f"default, or pass {spec.min_image_size} or more.")
+    return value
+
+
+def _topk(name, value, context):
+    values = (value,) if isinstance(value, int) else tuple(value) if isinstance(
+        value, (list, tuple)) else ()
+    n = context.num_classes
+    if not values or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n
+                         for k in values):
+        raise TrainingError(f"topk={value!r} is not valid for {n} classes: give whole numbers "
+                            f"from 1 to {n}, e.g. topk=(1, {min(5, n)}).")
+    return tuple(sorted(set(values) | {1}))  # top-1 is always reported
+
+
+# ---------------------------------------------------------------------- defaults
+
+def _choose_batch_size(context):
+    # A tiny data set in big batches gets only a handful of updates per epoch:
+    # keep at least ~8 steps an epoch, down to batches of 8.
+    base = size = context.base("batch_size")
+    while size > 8 and context.train_size < 8 * size:
+        size //= 2
+    if size == base:
+        return size, f"{context.spec.name} default"
+    return size, (f"{context.spec.name} default {base}, halved until your "
+                  f"{context.train_size} training images give at least 8 steps an epoch")
+
+
+def _choose_lr(context):
+    optimizer, pretrained = context.values["optimizer"], context.values["pretrained"]
+    fine_tune = 0.2 if pretrained else 1.0
+    if optimizer != "SGD":
+        return ADAPTIVE_LR[optimizer] * fine_tune, f"usual {optimizer} step" + (
+            ", /5 for fine-tuning" if pretrained else "")
+    base_lr, base_batch = context.base("lr"), context.base("batch_size")
+    batch = context.values["batch_size"]
+    return base_lr * batch / base_batch * fine_tune, (
+        f"{context.spec.name} default {base_lr} at batch {base_batch}, scaled to batch "
+        f"{batch}" + (", /5 for fine-tuning" if pretrained else ""))
+
+
+def _choose_weight_decay(context):
+    return (5e-4 if context.values["optimizer"] in ("SGD", "AdamW") else 0.0), None
+
+
+def _choose_channels(context):
+    spec = context.spec
+    if context.start is not None:
+        return context.start.channels, "same as the checkpoint being fine-tuned"
+    if spec.channels:
+        return spec.channels, f"{spec.name} takes RGB; gray images are repeated 3 times"
+    if context.data_is_gray:
+        return 1, "your images are grayscale"
+    return 3, "your images are in colour"
+
+
+def _choose_image_size(context):
+    spec = context.spec
+    if context.start is not None:
+        return context.start.image_size, "same as the checkpoint"
+    if context.values["pretrained"] or not spec.pretrained_available:
+        return spec.image_size, f"{spec.name} default"
+    # From scratch, enlarging tiny pictures to 224 px multiplies the work by up to
+    # 60 without adding detail; 32-px steps keep the network's strides whole.
+    size = min(spec.image_size, max(64, -(-context.data_side // 32) * 32))
+    if size == spec.image_size:
+        return size, f"{spec.name} default"
+    return size, (f"your images are about {context.data_side} px; {spec.name}'s usual "
+                  f"{spec.image_size} would only add work when training from scratch")
+
+
+def _choose_topk(context):
+    n = context.num_classes
+    return ((1, 5) if n > 5 else (1,)), "top-1 always" + (
+        "; top-5 too, with more than 5 classes" if n > 5 else "")
+
+
+def _choose_augment(context):
+    augment = context.base("augment")
+    return augment, "random shift and horizontal flip of training images" if augment else None
+
+
+def _choose_warmup(context):
+    return context.base("warmup_epochs"), "linear lr warm-up, then cosine decay to 0"
+
+
+OPTIONS: List[Option] = [
+    Option("epochs", 10, "passes over the training images", whole_number(1), resumable=True),
+    Option("pretrained", False, "start from torchvision's ImageNet weights", _pretrained),
+    Option("batch_size", None, "images per training step", _batch_size, _choose_batch_size),
+    Option("optimizer", "SGD", "'SGD' (with Nesterov momentum), 'Adam', 'AdamW' or 'Adagrad'",
+           _optimizer),
+    Option("lr", None, "learning rate at the peak of the schedule", positive_number, _choose_lr),
+    Option("weight_decay", None, "L2 penalty on the weights", between(0, float("inf")),
+           _choose_weight_decay),
+    Option("warmup_epochs", 1, "epochs of linear lr warm-up before the cosine decay",
+           whole_number(0), _choose_warmup),
+    Option("label_smoothing", 0.0, "share of each target spread over the other classes",
+           between(0, 0.5)),
+    Option("image_size", None, "side in pixels the pictures are resized to", _image_size,
+           _choose_image_size),
+    Option("channels", None, "1 (grayscale) or 3 (RGB)", _channels, _choose_channels),
+    Option("augment", True, "random shift and flip of training pictures", yes_or_no,
+           _choose_augment),
+    Option("topk", None, "the k of the top-k accuracies reported", _topk, _choose_topk),
+    Option("random_seed", 0, "seed of weights, order and augmentation", whole_number()),
+    Option("cache", "auto", "'auto', True (decode into memory once) or False (stream files)",
+           _cache, recorded=False, resumable=True),
+    Option("validate", True, "measure accuracy on the validation split after each epoch",
+           yes_or_no, recorded=False, resumable=True, shown=False),
+    Option("save_fold", None, "folder for log.json and checkpoints (default: model.save_fold)",
+           recorded=False, resumable=True, shown=False),
+    Option("save_interval", None, "also keep epoch_N.pth every N epochs",
+           optional(whole_number(1)), recorded=False, resumable=True, shown=False),
+    Option("checkpoint", None, "a .pth file to fine-tune from", recorded=False, shown=False),
+    Option("resume", False, "go on with the interrupted run in save_fold", yes_or_no,
+           recorded=False, resumable=True, shown=False),
+    Option("device", None, "'auto', 'cpu', 'cuda', 'cuda:1' or 'mps' (default: the model's)",
+           recorded=False, resumable=True, shown=False),
+    Option("verbose", True, "progress bars and settings; False shows only warnings", yes_or_no,
+           recorded=False, resumable=True, shown=False),
+    Option("callbacks", None, "objects whose on_epoch_end(run, epoch, metrics) etc. are called",
+           optional(_callbacks), recorded=False, resumable=True, shown=False),
+]
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+# ----------------------------------------------------------------- the recipe
+
+class Recipe:
+    """The value of every option of one run, with the reason for each default chosen."""
+
+    def __init__(self, backbone: str, values: Dict[str, Any], reasons: Dict[str, str],
+                 input_spec: InputSpec):
+        self.backbone, self.values, self.reasons = backbone, dict(values), dict(reasons)
+        self.input_spec = input_spec
+
+    def __getattr__(self, name: str):
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes) -> "Recipe":
+        return Recipe(self.backbone, {**self.values, **changes}, self.reasons, self.input_spec)
+
+    def recorded(self) -> dict:
+        """The options a checkpoint keeps, as plain values (it loads with weights_only=True)."""
+        return {option.name: _plain(self.values[option.name]) for option in OPTIONS
+                if option.recorded}
+
+    def describe(self) -> str:
+        shown = [option.name for option in OPTIONS if option.shown]
+        width = max(map(len, shown)) + 1
+        lines = [f"easycls: training {self.backbone} with (pass any of these to train() to "
+                 f"change it):"]
+        for name in shown:
+            reason = self.reasons.get(name)
+            lines.append(f"  {name:<{width}}= {self.values[name]!r}" + (f"  ({reason})" if reason else ""))
+        return "\n".join(lines)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def check_call(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The options given to train(), by name; a misspelt one is explained."""
+    unknown = [name for name in options if name not in OPTIONS_BY_NAME]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(OPTIONS_BY_NAME), n=1)
+        hint = f" Did you mean {close[0]}=?" if close else ""
+        raise TrainingError(f"train() has no option {name!r}.{hint} Its options are: "
+                            f"{', '.join(OPTIONS_BY_NAME)}.")
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def run_setting(given: Dict[str, Any], name: str, context: Optional[Context] = None):
+    """A run option (not part of the recipe): the given value, checked, or its default."""
+    option = OPTIONS_BY_NAME[name]
+    value = given.get(name, option.default)
+    return option.check(name, value, context) if option.check and value is not None else value
+
+
+def resolve_recipe(context: Context, given: Dict[str, Any]) -> Recipe:
+    """Every recorded and shown option: the given value checked, else the default with its reason."""
+    for option in OPTIONS:
+        if not (option.recorded or option.shown):
+            continue
+        if option.name in given:
+            value = given[option.name]
+        elif option.choose is not None:
+            value, reason = option.choose(context)
+            if reason:
+                context.reasons.setdefault(option.name, reason)
+        else:
+            value = context.base(option.name)
+            if option.name in context.spec.defaults:
+                context.reasons[option.name] = f"{context.spec.name} default"
+        context.values[option.name] = (option.check(option.name, value, context)
+                                       if option.check else value)
+    return Recipe(context.spec.name, context.values, context.reasons, _input_spec(context))
+
+
+def _input_spec(context: Context) -> InputSpec:
+    values, start = context.values, context.start
+    if start is not None:  # the weights were learned on this input: keep its statistics
+        return InputSpec(values["image_size"], start.channels, start.mean, start.std,
+                         start.resize, start.crop_pct)
+    mean, std = context.spec.stats_for(values["channels"])
+    return InputSpec(values["image_size"], values["channels"], mean, std)
+
+
+def recipe_from_record(context: Context, record: dict, input_spec: InputSpec,
+                       source: str) -> Tuple[Recipe, List[str]]:
+    """The recipe a checkpoint recorded, for resuming it; missing options take their
+    defaults and unknown ones are named, so files of other easycls versions resume."""
+    notes = []
+    known = {option.name for option in OPTIONS if option.recorded}
+    unknown = sorted(set(record) - known)
+    if unknown:
+        notes.append(f"{source} records setting(s) this easycls does not know: "
+                     f"{', '.join(unknown)}; they are ignored.")
+    missing = sorted(known - set(record))
+    given = {name: value for name, value in record.items() if name in known}
+    recipe = resolve_recipe(context, given)
+    if missing:
+        notes.append(f"{source} does not record {', '.join(missing)}; using "
+                     + ", ".join(f"{name}={recipe.values[name]!r}" for name in missing) + ".")
+    return Recipe(recipe.backbone, recipe.values, {}, input_spec), notes
+
+
+def ignored_on_resume(given: Dict[str, Any], recipe: Recipe) -> List[str]:
+    """Options given to a resumed train() that differ from the run's own and are not changed."""
+    return [option.name for option in OPTIONS
+            if option.name in given and not option.resumable and (
+                option.name not in recipe.values
+                or _comparable(given[option.name]) != _comparable(recipe.values[option.name]))]
+
+
+def _comparable(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return value.lower() if isinstance(value, str) else value
+
+
+def signature(function) -> inspect.Signature:
+    """`function(self, epochs=10, *, <every other option>=<default>)`, for help() and notebooks."""
+    self_parameter = list(inspect.signature(function).parameters.values())[0]
+    parameters = [self_parameter]
+    for option in OPTIONS:
+        kind = (inspect.Parameter.POSITIONAL_OR_KEYWORD if option.name == "epochs"
+                else inspect.Parameter.KEYWORD_ONLY)
+        parameters.append(inspect.Parameter(option.name, kind, default=option.default))
+    return inspect.Signature(parameters)
+
+
+def docstring_table(indent: str = "        ") -> str:
+    """The options as a docstring section: name, what it does, default."""
+    width = max(len(option.name) for option in OPTIONS) + 2
+    lines = [f"{indent}Options (unset ones are chosen for the backbone and data, and printed):"]
+    for option in OPTIONS:
+        default = "chosen" if option.default is None and option.choose else repr(option.default)
+        lines.append(f"{indent}    {option.name:<{width}}{option.help} [{default}]")
+    return "\n".join(lines)

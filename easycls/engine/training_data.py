@@ -1,0 +1,61 @@
+"""The batches a run trains and validates on: decoded once when they fit, placed on the device."""
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import torch
+
+from ..data.folder import FolderDataset
+from ..data.pipeline import check_unreadable, make_batches, should_cache
+from ..errors import TrainingError
+from .options import Recipe
+
+
+@dataclass
+class TrainingData:
+    """The batches of one run, and what is worth knowing about how they were made."""
+
+    train: object  # CachedBatches or StreamedBatches
+    val: Optional[object]
+    classes: List[str]
+    skipped: List[str] = field(default_factory=list)  # unreadable files left out
+    facts: Dict[str, object] = field(default_factory=dict)  # for the log header
+
+
+def gpu_memory_budget(device: torch.device) -> int:
+    """Bytes of GPU memory the cached images may take: a quarter of what is free."""
+    if device.type != "cuda":
+        return 0
+    free, _ = torch.cuda.mem_get_info(device)
+    return free // 4
+
+
+def prepare_training_data(dataset: FolderDataset, recipe: Recipe, device: torch.device, *,
+                          validate: bool, cache, generator: torch.Generator) -> TrainingData:
+    splits, spec = dataset.splits, recipe.input_spec
+    validate = validate and bool(splits.get("val"))
+    count = len(splits["train"]) + (len(splits["val"]) if validate else 0)
+    cached = should_cache(cache, count, spec)
+    started = time.perf_counter()
+    train, skipped = make_batches(splits["train"], spec, batch_size=recipe.batch_size,
+                                  shuffle=True, generator=generator, drop_single=True,
+                                  cached=cached)
+    check_unreadable(skipped, len(splits["train"]), "training")
+    unreadable = [path for path, _ in skipped]
+    val = None
+    if validate:
+        val, skipped = make_batches(splits["val"], spec, batch_size=recipe.batch_size,
+                                    shuffle=False, cached=cached)
+        check_unreadable(skipped, len(splits["val"]), "validation")
+        unreadable += [path for path, _ in skipped]
+    if not len(train):
+        raise TrainingError("No training batch could be made: every training image failed to "
+                            "load. Check the files in the training folder.")
+    gpu_budget = gpu_memory_budget(device)
+    place = train.place(device, gpu_budget)
+    if val is not None:
+        val.place(device, gpu_budget - train.images.numel() if place == "gpu" else 0)
+    facts = {"cached": cached, "data_place": place,
+             "decode_seconds": round(time.perf_counter() - started, 3) if cached else 0.0,
+             "dataset": str(dataset.root), "dataset_sizes": dataset.sizes()}
+    return TrainingData(train, val, list(dataset.classes), unreadable, facts)
