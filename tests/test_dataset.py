@@ -168,3 +168,22 @@ def test_a_failed_load_writes_no_derived_lists(fresh_data):
     with pytest.raises(DatasetError, match="'lizard'"):
         read_dataset(fresh_data, notify=quiet)
     assert not (fresh_data / "val.txt").exists()
+
+
+def test_a_second_data_set_with_another_class_count_loads(fresh_data, six_class_data, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data)
+    assert model.num_classes == 3
+    model.load_dataset(six_class_data)
+    assert model.num_classes == 6 and len(model.dataset.classes) == 6
+
+
+def test_the_num_classes_the_user_set_stays_theirs_and_is_checked(fresh_data, six_class_data):
+    model = Classifier("LeNet", num_classes=3)
+    model.load_dataset(fresh_data)
+    with pytest.raises(DatasetError, match=r"set to 3 classes, but .* has 6: .* Remove "
+                                           r"`model.num_classes = 3`"):
+        model.load_dataset(six_class_data)
+    model.num_classes = None
+    model.load_dataset(six_class_data)
+    assert model.num_classes == 6

@@ -143,3 +143,36 @@ def test_load_dataset_lists_every_label_problem(data):
     (data / "test.txt").write_text("rock/gone.png 1\n")
     with pytest.raises(DatasetError, match=r"has 2 problems:\n- .*label 9.*\n- .*rock/gone.png"):
         Classifier("LeNet").load_dataset(data)
+
+
+@pytest.fixture
+def fifty_four(tmp_path):
+    """54 training images (18 a class), the first one broken."""
+    data = make_hand_gestures(tmp_path / "data", train_per_class=18, val_per_class=3,
+                              test_per_class=0, size=32)
+    broken = sorted((data / "training_set" / "paper").glob("*.png"))[0]
+    broken.write_bytes(b"not a picture")
+    return data, broken
+
+
+def test_the_doctor_and_training_agree_on_one_unreadable_file_among_54(fifty_four, tmp_path, capsys):
+    data, broken = fifty_four
+    report = check_dataset(data, verbose=False)
+    assert report.ok and "Training skips them" in only(report, "unreadable image(s)")
+    model = Classifier("LeNet")
+    model.load_dataset(data)  # the doctor lets it through ...
+    model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)  # ... and training skips it
+    from easycls import read_log
+
+    assert read_log(tmp_path / "run" / "log.json")[0]["skipped_files"] == [str(broken)]
+
+
+def test_the_doctor_and_training_agree_on_two_unreadable_files_among_54(fifty_four, tmp_path):
+    data, _ = fifty_four
+    sorted((data / "training_set" / "rock").glob("*.png"))[0].write_bytes(b"not a picture")
+    report = check_dataset(data, verbose=False)
+    assert not report.ok and "more than 1%" in only(report, "unreadable")
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    with pytest.raises(easycls.TrainingError, match="2 of 54 training images cannot be read"):
+        model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)

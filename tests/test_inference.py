@@ -259,3 +259,15 @@ def test_a_font_named_by_the_user_draws_class_names(monkeypatch):
         assert visualize.label_text({"pred_class": "石头", "pred_label": 1, "pred_score": 0.5}) == "石头 0.50"
     finally:
         visualize._cjk_font_path.cache_clear()
+
+
+def test_inference_with_a_checkpoint_does_not_change_what_training_starts_from(
+        trained, hand_data, tmp_path, capsys):
+    _, save_fold, _ = trained
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    model.inference(str(sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]),
+                    checkpoint=save_fold / "best_accuracy_top-1.pth", show=False)
+    history = model.train(epochs=1, lr=1e-4, save_fold=tmp_path)
+    assert "Starting from the weights loaded" not in capsys.readouterr().out
+    assert history[-1]["accuracy_top-1"] < 85.0  # a fresh LeNet, not the trained weights

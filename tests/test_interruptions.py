@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from easycls import Classifier, read_log
+from easycls import Callback, Classifier, read_log
 
 
 def val_accuracies(lines):
@@ -23,21 +23,32 @@ def train(data, folder, epochs=3, **kwargs):
     return model, model.train(epochs=epochs, save_fold=folder, verbose=False, **kwargs)
 
 
-def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(
-        hand_data, tmp_path, monkeypatch, capsys):
+class AtStep(Callback):
+    """Does something once, at the end of the n-th step of the whole run (12 steps an epoch)."""
+
+    def __init__(self, n, action):
+        self.n, self.action, self.steps = n, action, 0
+
+    def on_step_end(self, run, step):
+        self.steps += 1
+        if self.steps == self.n:
+            self.action(run)
+
+
+def press_ctrl_c(run):
+    os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+
+
+def poison_weights(run):
+    with torch.no_grad():
+        for parameter in run.model.parameters():
+            parameter.fill_(float("nan"))
+
+
+def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(hand_data, tmp_path, capsys):
     _, straight = train(hand_data, tmp_path / "straight")
-
-    real_loss, calls = nn.functional.cross_entropy, {"n": 0}
-
-    def interrupting_loss(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 15:  # in the middle of epoch 2 (12 steps an epoch)
-            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
-        return real_loss(*args, **kwargs)
-
-    monkeypatch.setattr(nn.functional, "cross_entropy", interrupting_loss)
-    _, first = train(hand_data, tmp_path / "stopped")
-    monkeypatch.setattr(nn.functional, "cross_entropy", real_loss)
+    # Pressed during step 3 of epoch 2: that step is finished, then training stops.
+    _, first = train(hand_data, tmp_path / "stopped", callbacks=[AtStep(14, press_ctrl_c)])
     out = capsys.readouterr().out
     assert "Training interrupted. Progress up to epoch 2, step 3 of" in out
     assert "model.train(epochs=3, resume=True, save_fold=" in out
@@ -105,23 +116,15 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_metrics
     assert val_accuracies(resumed) == val_accuracies(straight)[last_complete:]
 
 
-def test_ctrl_c_after_divergence_keeps_the_good_checkpoint(hand_data, tmp_path, monkeypatch):
+def test_ctrl_c_after_divergence_keeps_the_good_checkpoint(hand_data, tmp_path):
     from easycls import TrainingError
 
-    real_loss, calls = nn.functional.cross_entropy, {"n": 0}
+    def diverge_then_ctrl_c(run):  # weights turn NaN in epoch 2, before any NaN check sees it
+        poison_weights(run)
+        press_ctrl_c(run)
 
-    def poisoning_loss(*args, **kwargs):
-        calls["n"] += 1
-        loss = real_loss(*args, **kwargs)
-        if calls["n"] == 14:  # weights turn NaN in epoch 2, before any NaN check can see it
-            loss = loss * float("nan")
-        if calls["n"] == 15:
-            os.kill(os.getpid(), signal.SIGINT)
-        return loss
-
-    monkeypatch.setattr(nn.functional, "cross_entropy", poisoning_loss)
     with pytest.raises(TrainingError, match="training diverged"):
-        train(hand_data, tmp_path)
+        train(hand_data, tmp_path, callbacks=[AtStep(14, diverge_then_ctrl_c)])
     latest = torch.load(tmp_path / "latest.pth", weights_only=True)
     assert latest["meta"]["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in latest["state_dict"].values() if v.is_floating_point())

@@ -1,0 +1,179 @@
+"""train()'s options come from one list; the loop talks to callbacks; messages go through logging."""
+import dataclasses
+import inspect
+import logging
+
+import pytest
+import torch
+
+import easycls
+from easycls import Callback, Classifier, TrainingError, read_log
+from easycls.engine.options import OPTIONS, Context, resolve_recipe
+from easycls.models import get_spec, list_models
+
+
+def quiet_model(data):
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    return model
+
+
+def test_train_signature_and_help_list_every_option():
+    parameters = inspect.signature(Classifier.train).parameters
+    assert list(parameters)[1:] == [option.name for option in OPTIONS]
+    assert parameters["epochs"].default == 10 and parameters["optimizer"].default == "SGD"
+    assert all(option.name in Classifier.train.__doc__ for option in OPTIONS)
+
+
+def test_a_misspelt_option_is_named_with_the_likely_one(hand_data, tmp_path):
+    with pytest.raises(TrainingError, match=r"train\(\) has no option 'epoch'. Did you mean epochs=\?"):
+        quiet_model(hand_data).train(epoch=3, save_fold=tmp_path)
+    assert not (tmp_path / "log.json").exists()
+
+
+def test_every_backbone_default_names_a_real_option():
+    names = {option.name for option in OPTIONS}
+    for backbone in list_models():
+        assert set(get_spec(backbone).defaults) <= names, backbone
+
+
+def test_a_backbone_can_override_any_default_in_its_registry_entry():
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={"lr": 0.05, "batch_size": 64,
+                                                            "optimizer": "AdamW",
+                                                            "label_smoothing": 0.1,
+                                                            "warmup_epochs": 3})
+    recipe = resolve_recipe(Context(spec, 3, 1000, data_is_gray=True, data_side=28), {"epochs": 5})
+    assert (recipe.optimizer, recipe.label_smoothing, recipe.warmup_epochs) == ("AdamW", 0.1, 3)
+    assert recipe.reasons["label_smoothing"] == "LeNet default"
+    assert recipe.lr == 1e-3  # the adaptive optimizer's usual step, not SGD's
+    described = recipe.describe()
+    assert "optimizer" in described and "AdamW" in described
+
+
+def test_settings_the_user_gives_win_over_the_backbone():
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={"lr": 0.05, "batch_size": 64,
+                                                            "optimizer": "AdamW"})
+    recipe = resolve_recipe(Context(spec, 3, 1000), {"optimizer": "sgd", "epochs": 5})
+    assert recipe.optimizer == "SGD" and recipe.lr == pytest.approx(0.05)
+
+
+def test_label_smoothing_and_warmup_are_recorded_and_kept_on_resume(hand_data, tmp_path, capsys):
+    model = quiet_model(hand_data)
+    model.train(epochs=1, label_smoothing=0.2, warmup_epochs=0, save_fold=tmp_path, verbose=False)
+    recipe = torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]["recipe"]
+    assert (recipe["label_smoothing"], recipe["warmup_epochs"]) == (0.2, 0)
+    model.train(epochs=2, resume=True, label_smoothing=0.0, save_fold=tmp_path, verbose=False)
+    assert "ignoring label_smoothing" in capsys.readouterr().out
+    recipe = torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]["recipe"]
+    assert recipe["label_smoothing"] == 0.2
+
+
+def test_resume_without_epochs_goes_on_to_the_runs_own_total(hand_data, tmp_path):
+    model = quiet_model(hand_data)
+    model.train(epochs=2, save_interval=1, save_fold=tmp_path, verbose=False)
+    (tmp_path / "epoch_1.pth").replace(tmp_path / "latest.pth")
+    history = model.train(resume=True, save_fold=tmp_path, verbose=False)
+    assert [line["epoch"] for line in history if line["mode"] == "val"] == [2]
+
+
+@pytest.mark.parametrize("value, words", [
+    (0.5, r"label_smoothing=0.5 is not valid: expected a number from 0 up to \(not including\) 0.5"),
+    (-1, r"label_smoothing=-1 is not valid"),
+])
+def test_bad_label_smoothing_is_explained(hand_data, tmp_path, value, words):
+    with pytest.raises(TrainingError, match=words):
+        quiet_model(hand_data).train(epochs=1, label_smoothing=value, save_fold=tmp_path)
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_run_start(self, run):
+        self.events.append(("start", run.completed_epochs))
+
+    def on_epoch_end(self, run, epoch, metrics):
+        self.events.append(("epoch", epoch, dict(metrics)))
+
+    def on_run_end(self, run):
+        self.events.append(("end", run.interrupted, run.failed))
+
+
+def test_a_user_callback_sees_every_epochs_metrics(hand_data, tmp_path):
+    recorder = Recorder()
+    history = quiet_model(hand_data).train(epochs=3, callbacks=[recorder], save_fold=tmp_path,
+                                           verbose=False)
+    val = [line for line in history if line["mode"] == "val"]
+    assert recorder.events[0] == ("start", 0) and recorder.events[-1] == ("end", False, False)
+    epochs = [event for event in recorder.events if event[0] == "epoch"]
+    assert [e[1] for e in epochs] == [1, 2, 3]
+    assert [e[2]["accuracy_top-1"] for e in epochs] == [line["accuracy_top-1"] for line in val]
+
+
+def test_a_callback_can_stop_training_after_an_epoch(hand_data, tmp_path):
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, run, epoch, metrics):
+            run.stop_training = epoch == 2
+
+    history = quiet_model(hand_data).train(epochs=5, callbacks=StopAtTwo(), save_fold=tmp_path,
+                                           verbose=False)
+    assert [line["epoch"] for line in history if line["mode"] == "val"] == [1, 2]
+    assert torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]["epoch"] == 2
+
+
+def test_a_class_instead_of_a_callback_is_explained(hand_data, tmp_path):
+    with pytest.raises(TrainingError, match="is not a callback.*an instance of a subclass"):
+        quiet_model(hand_data).train(epochs=1, callbacks=[Recorder], save_fold=tmp_path)
+
+
+def test_validation_metrics_are_exact_fractions_not_rounded(hand_data, tmp_path):
+    history = quiet_model(hand_data).train(epochs=1, save_fold=tmp_path, verbose=False)
+    accuracy = history[-1]["accuracy_top-1"]
+    assert any(accuracy == pytest.approx(100.0 * k / 36, abs=1e-12) for k in range(37))
+    assert read_log(tmp_path / "log.json")[-1]["accuracy_top-1"] == accuracy
+
+
+def test_verbose_false_keeps_warnings_and_hides_the_rest(hand_data, tmp_path, capsys):
+    model = quiet_model(hand_data)
+    model.train(epochs=1, save_fold=tmp_path, verbose=False)
+    capsys.readouterr()
+    model.train(epochs=1, save_fold=tmp_path, verbose=False)
+    captured = capsys.readouterr()
+    assert "held an earlier run" in captured.out  # a warning: files were moved
+    assert "training LeNet with" not in captured.out and "Epoch 1/1" not in captured.err
+
+
+def test_the_easycls_logger_level_silences_messages(hand_data, tmp_path, capsys):
+    logger = logging.getLogger("easycls")
+    logger.setLevel(logging.ERROR)
+    try:
+        quiet_model(hand_data).train(epochs=1, save_fold=tmp_path, verbose=False)
+    finally:
+        logger.setLevel(logging.INFO)
+    assert capsys.readouterr().out == ""
+
+
+def test_with_rank_1_nothing_is_written_or_printed(fresh_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data)
+    history = model.train(epochs=2, save_fold=tmp_path / "run")
+    results = model.fast_inference(str(fresh_data / "val_set" / "rock"), show=True,
+                                   save_fold=tmp_path / "pictures")
+    model.print_result(results)
+    assert [line["epoch"] for line in history if line["mode"] == "val"] == [1, 2]
+    assert not (fresh_data / "classes.txt").exists() and not (fresh_data / "val.txt").exists()
+    assert not (tmp_path / "run").exists() and not (tmp_path / "pictures").exists()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_rank_0_writes_as_a_single_process_does(fresh_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data)
+    model.train(epochs=1, save_fold=tmp_path, verbose=False)
+    assert (fresh_data / "classes.txt").exists() and (tmp_path / "latest.pth").exists()
+
+
+def test_callback_is_exported_for_users():
+    assert easycls.Callback is Callback and "Callback" in easycls.__all__
