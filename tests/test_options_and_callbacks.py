@@ -177,3 +177,9 @@ def test_rank_0_writes_as_a_single_process_does(fresh_data, tmp_path, monkeypatc
 
 def test_callback_is_exported_for_users():
     assert easycls.Callback is Callback and "Callback" in easycls.__all__
+
+
+def test_a_backbone_that_names_no_defaults_gets_the_librarys():
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={})
+    recipe = resolve_recipe(Context(spec, 3, 1000, data_is_gray=True, data_side=28), {})
+    assert (recipe.batch_size, recipe.lr, recipe.optimizer, recipe.epochs) == (32, 0.05, "SGD", 10)

@@ -35,7 +35,8 @@ class Context:
 
     def base(self, name: str):
         """The backbone's default for an option, else the library's."""
-        return self.spec.defaults.get(name, OPTIONS_BY_NAME[name].default)
+        option = OPTIONS_BY_NAME[name]
+        return self.spec.defaults.get(name, option.default if option.base is None else option.base)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Option:
     recorded: bool = True  # saved in checkpoints as part of the recipe
     resumable: bool = False  # resume=True may change it (others keep the run's values)
     shown: bool = True  # printed with the settings before training
+    base: Any = None  # what `choose` starts from for a backbone whose entry names no default
 
 
 # ----------------------------------------------------------------------- checks
@@ -256,10 +258,12 @@ def _choose_warmup(context):
 OPTIONS: List[Option] = [
     Option("epochs", 10, "passes over the training images", whole_number(1), resumable=True),
     Option("pretrained", False, "start from torchvision's ImageNet weights", _pretrained),
-    Option("batch_size", None, "images per training step", _batch_size, _choose_batch_size),
+    Option("batch_size", None, "images per training step", _batch_size, _choose_batch_size,
+           base=32),
     Option("optimizer", "SGD", "'SGD' (with Nesterov momentum), 'Adam', 'AdamW' or 'Adagrad'",
            _optimizer),
-    Option("lr", None, "learning rate at the peak of the schedule", positive_number, _choose_lr),
+    Option("lr", None, "learning rate at the peak of the schedule", positive_number, _choose_lr,
+           base=0.05),  # SGD with momentum, at the base batch size
     Option("weight_decay", None, "L2 penalty on the weights", between(0, float("inf")),
            _choose_weight_decay),
     Option("warmup_epochs", 1, "epochs of linear lr warm-up before the cosine decay",
