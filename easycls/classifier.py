@@ -153,27 +153,35 @@ class Classifier:
         return state
 
     def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
-                  device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result"):
+                  device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result",
+                  color_order: Optional[str] = None):
         """Classify images with the given checkpoint (or the model just trained).
 
-        `image`: a file, a folder, a PIL image, a numpy array (RGB) or a list of these.
-        Returns one result dict, or a list of them for a folder or list. A checkpoint
-        given here is for inference only: train() does not start from it.
+        `image`: a file, a folder, a PIL image, a numpy array or a list of these.
+        Colour numpy arrays are read as RGB (PIL, matplotlib); pass color_order='bgr'
+        for cv2.imread() pictures and OpenCV camera frames. Returns one result dict,
+        or a list of them for a folder or list. A checkpoint given here is for
+        inference only: train() does not start from it.
 
         Example:
             >>> result = model.inference('demo/rock.png', checkpoint='checkpoints/lenet_hand_gray.pth')
+            >>> result = model.inference(cv2.imread('demo/rock.png'), color_order='bgr')
         """
         if checkpoint is not None:
             self._use_checkpoint(checkpoint, device)
         elif device is not None:
             predictor = self._require_predictor()
             self._predictor = Predictor(predictor.model, predictor.meta, resolve_device(device))
-        return self.fast_inference(image, show=show, save_fold=save_fold)
+        return self.fast_inference(image, show=show, save_fold=save_fold, color_order=color_order)
 
-    def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result"):
-        """Classify images with the loaded model, without reading a checkpoint again."""
+    def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result",
+                       color_order: Optional[str] = None):
+        """Classify images with the loaded model, without reading a checkpoint again.
+
+        Takes the same `image` and `color_order` as inference().
+        """
         predictor = self._require_predictor()
-        results, items = predict_inputs(predictor, image)
+        results, items = predict_inputs(predictor, image, color_order)
         if show and is_main_process():
             from .visualize import in_notebook, save_annotated
 

@@ -2,6 +2,7 @@
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
@@ -45,7 +46,7 @@ def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
     return array
 
 
-def _folder_items(folder: Path, notify) -> List[InputItem]:
+def _folder_items(folder: Path) -> List[InputItem]:
     files = sorted(p for p in folder.iterdir() if p.is_file())
     images = [p for p in files if is_image_file(p.name)]
     others = len(files) - len(images)
@@ -53,12 +54,34 @@ def _folder_items(folder: Path, notify) -> List[InputItem]:
         raise ImageError(f"Folder '{folder}' has no image files ({len(files)} other file(s)). "
                          f"Expected .png, .jpg, .jpeg, .bmp, ... pictures directly inside it.")
     if others:
-        notify(f"Skipping {others} file(s) in '{folder}' that are not images.")
+        logger.info(f"Skipping {others} file(s) in '{folder}' that are not images.")
     return [InputItem(str(p), None, p.name) for p in images]
 
 
-def collect_inputs(image, notify=logger.info) -> Tuple[List[InputItem], bool]:
-    """The pictures to classify, and whether the input was one picture (not a folder/list)."""
+COLOR_ORDERS = ("rgb", "bgr")
+
+
+def check_color_order(color_order: Optional[str]) -> Optional[str]:
+    if color_order is None or (isinstance(color_order, str) and color_order.lower() in COLOR_ORDERS):
+        return color_order and color_order.lower()
+    raise ImageError(f"color_order={color_order!r} is not valid: use 'rgb' for numpy arrays from "
+                     f"PIL, matplotlib or imageio, or 'bgr' for cv2.imread() and OpenCV camera "
+                     f"frames.")
+
+
+@lru_cache(maxsize=1)
+def _say_arrays_are_rgb() -> None:
+    logger.info("Note: numpy arrays are read as RGB, as PIL and matplotlib give them. A picture "
+                "from cv2.imread() or an OpenCV camera is BGR: pass color_order='bgr' (this "
+                "note is shown once).")
+
+
+def collect_inputs(image, color_order: Optional[str] = None) -> Tuple[List[InputItem], bool]:
+    """The pictures to classify, and whether the input was one picture (not a folder/list).
+
+    color_order says how colour numpy arrays are ordered: 'rgb' or 'bgr' (OpenCV);
+    None reads them as RGB and says so once.
+    """
     if isinstance(image, (list, tuple)):
         if not image:
             raise ImageError("The list of images is empty; pass at least one image.")
@@ -70,12 +93,12 @@ def collect_inputs(image, notify=logger.info) -> Tuple[List[InputItem], bool]:
             if isinstance(element, (str, os.PathLike)) and not os.path.isdir(element):
                 items.append(InputItem(str(element), None, os.path.basename(element)))
             else:
-                items += [_renamed(item, index) for item in collect_inputs(element, notify)[0]]
+                items += [_renamed(item, index) for item in collect_inputs(element, color_order)[0]]
         return items, False
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if path.is_dir():
-            return _folder_items(path, notify), False
+            return _folder_items(path), False
         if not path.exists():
             raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
                                     f"{Path.cwd()}). Check the path and its spelling.")
@@ -83,8 +106,10 @@ def collect_inputs(image, notify=logger.info) -> Tuple[List[InputItem], bool]:
     if isinstance(image, Image.Image):
         return [InputItem(None, image, "image.png")], True
     if isinstance(image, np.ndarray):
-        return [InputItem(None, array_to_pil(image), "image.png")], True
-    if isinstance(image, torch.Tensor):
+        if color_order is None and image.ndim == 3 and image.shape[2] in (3, 4):
+            _say_arrays_are_rgb()
+        return [InputItem(None, array_to_pil(image, color_order or "rgb"), "image.png")], True
+    if isinstance(image, torch.Tensor):  # torchvision's order: RGB
         return [InputItem(None, array_to_pil(_tensor_to_array(image)), "image.png")], True
     raise ImageError(f"Cannot classify a {type(image).__name__}. Pass a file path, a folder "
                      f"path, a PIL image, a numpy array (HxW or HxWxC, RGB) or a list of these.")
@@ -163,8 +188,9 @@ class Predictor:
         return results
 
 
-def predict_inputs(predictor: Predictor, image, notify=logger.info) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
+def predict_inputs(predictor: Predictor, image, color_order: Optional[str] = None
+                   ) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
     """Results for `image` (a dict for one picture, a list otherwise) and the items read."""
-    items, single = collect_inputs(image, notify)
+    items, single = collect_inputs(image, check_color_order(color_order))
     results = predictor.predict(items, raise_errors=single)
     return (results[0] if single else results), items

@@ -271,3 +271,55 @@ def test_inference_with_a_checkpoint_does_not_change_what_training_starts_from(
     history = model.train(epochs=1, lr=1e-4, save_fold=tmp_path)
     assert "Starting from the weights loaded" not in capsys.readouterr().out
     assert history[-1]["accuracy_top-1"] < 85.0  # a fresh LeNet, not the trained weights
+
+
+@pytest.fixture(scope="module")
+def colour_model(tmp_path_factory):
+    """A colour LeNet that tells reddish from bluish pictures (noise and shapes vary)."""
+    root = tmp_path_factory.mktemp("colour") / "data"
+    rng = np.random.default_rng(0)
+    for split, count in (("training_set", 24), ("val_set", 6)):
+        for name, channel in (("red", 0), ("blue", 2)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                picture = rng.integers(0, 90, (24, 24, 3), dtype=np.uint8)
+                picture[:, :, channel] = rng.integers(160, 256, (24, 24))
+                Image.fromarray(picture).save(folder / f"{i}.png")
+    model = Classifier("LeNet")
+    model.load_dataset(root, check=None)
+    model.train(epochs=3, save_fold=tmp_path_factory.mktemp("colour_run"), verbose=False)
+    return model, root
+
+
+def test_opencv_bgr_arrays_are_read_right_with_color_order_bgr(colour_model):
+    import cv2
+
+    model, root = colour_model
+    paths = sorted((root / "val_set").rglob("*.png"))
+    from_files = model.fast_inference([str(p) for p in paths])
+    truth = [p.parent.name for p in paths]
+    assert [r["pred_class"] for r in from_files] == truth
+    bgr = [cv2.imread(str(p)) for p in paths]
+    as_bgr = model.fast_inference(bgr, color_order="bgr")
+    assert [r["pred_class"] for r in as_bgr] == truth
+    assert [r["pred_score"] for r in as_bgr] == pytest.approx([r["pred_score"] for r in from_files], abs=1e-5)
+    swapped = model.fast_inference(bgr)  # read as RGB, red and blue trade places
+    assert all(r["pred_class"] != t for r, t in zip(swapped, truth))
+
+
+def test_the_first_colour_array_says_how_arrays_are_read_once(colour_model, capsys):
+    from easycls.inference import _say_arrays_are_rgb
+
+    model, _ = colour_model
+    _say_arrays_are_rgb.cache_clear()
+    model.fast_inference(np.zeros((24, 24, 3), np.uint8))
+    model.fast_inference(np.zeros((24, 24, 3), np.uint8))
+    model.fast_inference(np.zeros((24, 24, 3), np.uint8), color_order="rgb")
+    assert capsys.readouterr().out.count("pass color_order='bgr'") == 1
+
+
+def test_an_unknown_color_order_is_explained(colour_model):
+    model, _ = colour_model
+    with pytest.raises(ImageError, match=r"color_order='brg' is not valid: use 'rgb' .* 'bgr' for cv2.imread"):
+        model.fast_inference(np.zeros((24, 24, 3), np.uint8), color_order="brg")

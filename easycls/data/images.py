@@ -62,8 +62,9 @@ def to_rgb_or_gray(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("L" if channels == 1 else "RGB")
 
 
-def array_to_pil(array: np.ndarray) -> Image.Image:
-    """A numpy picture (HxW, HxWx1, HxWx3 RGB, HxWx4 RGBA; uint8 or float in [0, 1])."""
+def array_to_pil(array: np.ndarray, color_order: str = "rgb") -> Image.Image:
+    """A numpy picture (HxW, HxWx1, HxWx3, HxWx4; uint8 or float in [0, 1]); colour
+    arrays are RGB(A), or BGR(A) with color_order='bgr' (OpenCV's order)."""
     if not isinstance(array, np.ndarray):
         raise ImageError(f"Expected a numpy array, got {type(array).__name__}.")
     if array.ndim == 3 and array.shape[2] == 1:
@@ -74,6 +75,8 @@ def array_to_pil(array: np.ndarray) -> Image.Image:
             f"A numpy image must be HxW (gray), HxWx1, HxWx3 (RGB) or HxWx4 (RGBA); got shape "
             f"{array.shape}. For a batch, pass a list of arrays; for a CxHxW array, use "
             f"array.transpose(1, 2, 0).")
+    if color_order == "bgr" and array.ndim == 3:
+        array = array[:, :, [2, 1, 0, 3][:array.shape[2]]]
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     elif np.issubdtype(array.dtype, np.floating):
