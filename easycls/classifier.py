@@ -108,7 +108,7 @@ class Classifier:
                                + f"\nRun easycls.check_dataset('{path}') for the full report.")
         return report.dataset
 
-    def train(self, epochs: Optional[int] = None, **options) -> List[dict]:
+    def train(self, epochs: Optional[int] = None, *more, **options) -> List[dict]:
         """Train on the loaded data set; write log.json and checkpoints into save_fold.
 
         Unset options get the backbone's defaults, printed before training starts.
@@ -120,13 +120,13 @@ class Classifier:
             >>> history = model.train(epochs=10, validate=True)
         """
         dataset = self._require_dataset()
-        given = train_options.check_call({"epochs": epochs, **options})
-        if "save_fold" in given:
-            self.save_fold = given["save_fold"]
+        given = train_options.check_call({"epochs": epochs, **options}, more)
+        save_fold = train_options.run_setting(given, "save_fold") or self.save_fold
         device = resolve_device(given.get("device", self.device))
         with verbosity(train_options.run_setting(given, "verbose")):
-            outcome = train_session(self.spec, dataset, given, save_fold=self.save_fold,
+            outcome = train_session(self.spec, dataset, given, save_fold=save_fold,
                                     device=device, loaded=self._loaded)
+        self.save_fold = save_fold
         self.net, self.meta = outcome.network, outcome.meta.to_dict()
         self._predictor = Predictor(self.net, outcome.meta, device)
         self._loaded = None
@@ -224,7 +224,8 @@ class Classifier:
 
 
 Classifier.train.__signature__ = train_options.signature(Classifier.train)
-Classifier.train.__doc__ += "\n" + train_options.docstring_table()
+if Classifier.train.__doc__:  # python -OO strips docstrings
+    Classifier.train.__doc__ += "\n" + train_options.docstring_table()
 
 
 def _checked_num_classes(value):

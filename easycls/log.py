@@ -3,8 +3,12 @@
 Students see everything by default: a console handler prints each message as
 it is, on standard output. To quieten easycls, raise the logger's level
 (`logging.getLogger("easycls").setLevel(logging.WARNING)`) or pass
-`verbose=False` to train(); to route messages elsewhere, remove or replace
-`CONSOLE` like any logging handler.
+`verbose=False` to train(). To route the messages through your own logging
+set-up instead, remove the console handler and let them propagate:
+
+    log = logging.getLogger("easycls")
+    log.removeHandler(easycls.log.CONSOLE)
+    log.propagate = True
 """
 import contextlib
 import logging
@@ -28,18 +32,28 @@ class ConsoleHandler(logging.Handler):
 
 
 class MainProcessOnly(logging.Filter):
+    """Lets records through on the main process only (on the logger: every handler obeys)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         return is_main_process()
 
 
-CONSOLE = ConsoleHandler()
-CONSOLE.setFormatter(logging.Formatter("%(message)s"))
-CONSOLE.addFilter(MainProcessOnly())
-if not logger.handlers:  # a re-imported module must not print every line twice
-    logger.addHandler(CONSOLE)
-    logger.setLevel(logging.INFO)
+def _installed(kind: str):
+    # By class name: a reloaded module (Jupyter's autoreload) defines new classes.
+    return [item for item in logger.handlers + logger.filters if type(item).__name__ == kind]
+
+
+if not _installed("ConsoleHandler"):
+    console = ConsoleHandler()
+    console.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(console)
     # The user's root logging configuration would print each message a second time.
     logger.propagate = False
+if not _installed("MainProcessOnly"):
+    logger.addFilter(MainProcessOnly())
+if logger.level == logging.NOTSET:  # a level the user chose before importing easycls stays
+    logger.setLevel(logging.INFO)
+CONSOLE = _installed("ConsoleHandler")[0]
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """One checkpoint format: older and newer files load, damaged meta is named, the input spec is honoured."""
+import re
 import shutil
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from easycls.data.synthetic import make_hand_gestures
 from easycls.engine.checkpoint import FORMAT_VERSION, checkpoint_dict, read_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# Written by easycls 0.1.0 (no format_version): LeNet after 1 of 1 epochs, batch 8,
+# Written by easycls 0.1.0 (no format_version): LeNet trained 3 of 3 epochs (batch 8, lr 0.05)
 # on make_hand_gestures(train_per_class=8, val_per_class=2, test_per_class=0, size=32, seed=3).
 V0_CHECKPOINT = FIXTURES / "checkpoint_v0_lenet.pth"
+# What easycls 0.1.0 answered with that checkpoint for the data set's val_set/paper/paper_0000.png.
+V0_ANSWER = [("rock", 0.344013), ("scissors", 0.330438), ("paper", 0.325549)]
 
 
 @pytest.fixture
@@ -26,14 +29,14 @@ def v0_data(tmp_path):
                               test_per_class=0, size=32, seed=3)
 
 
-def test_a_checkpoint_written_by_easycls_0_1_0_loads_and_infers():
+def test_a_checkpoint_written_by_easycls_0_1_0_loads_and_infers_as_it_did(v0_data):
     model = Classifier("LeNet")
     meta = model.load_checkpoint(V0_CHECKPOINT)
     assert meta["classes"] == ["paper", "rock", "scissors"]
     assert (meta["format_version"], meta["resize"], meta["in_channels"]) == (FORMAT_VERSION, "stretch", 1)
-    result = model.fast_inference(np.full((40, 40), 200, np.uint8))
-    assert result["pred_class"] in meta["classes"]
-    assert sum(score for _, score in result["topk"]) == pytest.approx(1.0, abs=1e-4)
+    result = model.fast_inference(str(v0_data / "val_set" / "paper" / "paper_0000.png"))
+    assert [c for c, _ in result["topk"]] == [c for c, _ in V0_ANSWER]
+    assert [s for _, s in result["topk"]] == pytest.approx([s for _, s in V0_ANSWER], abs=2e-6)
 
 
 def resume(data, save_fold, epochs, capsys):
@@ -48,11 +51,11 @@ def test_a_checkpoint_written_by_easycls_0_1_0_resumes_with_a_note(v0_data, tmp_
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(V0_CHECKPOINT, run / "latest.pth")
-    epochs, out = resume(v0_data, run, 2, capsys)
-    assert epochs == [2]
-    assert "does not record label_smoothing, warmup_epochs; using label_smoothing=0.0, warmup_epochs=1" in out
+    epochs, out = resume(v0_data, run, 4, capsys)
+    assert epochs == [4]
+    assert "does not record warmup_epochs, label_smoothing; using warmup_epochs=1, label_smoothing=0.0" in out
     latest = torch.load(run / "latest.pth", weights_only=True)
-    assert latest["meta"]["epoch"] == 2 and latest["meta"]["format_version"] == FORMAT_VERSION
+    assert latest["meta"]["epoch"] == 4 and latest["meta"]["format_version"] == FORMAT_VERSION
     assert latest["meta"]["recipe"]["batch_size"] == 8  # the run's own settings go on
 
 
@@ -157,3 +160,35 @@ def test_center_crop_with_a_margin_resizes_the_shorter_side_first():
 def test_log_json_header_records_the_format_version(trained):
     _, save_fold, _ = trained
     assert read_log(save_fold / "log.json")[0]["format_version"] == FORMAT_VERSION
+
+
+def test_center_crop_resizes_large_pictures_bilinearly_as_mmedu_does():
+    import cv2
+
+    picture = np.random.default_rng(2).integers(0, 255, (512, 640, 3), dtype=np.uint8)
+    cropped = to_model_array(Image.fromarray(picture), spec(3, 224, resize="center-crop",
+                                                            crop_pct=224 / 256))
+    expected = cv2.resize(picture, (320, 256), interpolation=cv2.INTER_LINEAR)[16:240, 48:272]
+    assert np.array_equal(cropped, expected.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda state: state.update(optimizer={}), "its training state is damaged"),
+    (lambda state: state.update(rng="x"), "its training state is damaged"),
+    (lambda state: state["meta"]["recipe"].update(optimizer="Lion"),
+     "records training settings this easycls cannot use .*Unknown optimizer 'Lion'"),
+    (lambda state: state["meta"]["recipe"].update({7: 1}), "does not know: 7"),
+])
+def test_resuming_a_damaged_file_names_the_file(trained, hand_data, tmp_path, damage, words):
+    _, save_fold, _ = trained
+    state = torch.load(save_fold / "latest.pth", weights_only=True)
+    damage(state)
+    torch.save(state, tmp_path / "latest.pth")
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    try:
+        model.train(epochs=11, resume=True, save_fold=tmp_path, verbose=False)
+    except CheckpointError as exc:
+        assert re.search(words, str(exc)) and str(tmp_path / "latest.pth") in str(exc)
+    else:
+        assert words == "does not know: 7"  # an unknown setting is only noted

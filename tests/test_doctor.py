@@ -176,3 +176,28 @@ def test_the_doctor_and_training_agree_on_two_unreadable_files_among_54(fifty_fo
     model.load_dataset(data, check=None)
     with pytest.raises(easycls.TrainingError, match="2 of 54 training images cannot be read"):
         model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
+
+
+def test_the_doctor_applies_the_rule_split_by_split_as_training_does(tmp_path):
+    data = make_hand_gestures(tmp_path / "data", train_per_class=50, val_per_class=10,
+                              test_per_class=10, size=32)
+    for path in sorted((data / "val_set" / "rock").glob("*.png"))[:2]:
+        path.write_bytes(b"not a picture")
+    report = check_dataset(data, verbose=False)  # 2 of 30 validation images: too many
+    assert not report.ok and "In val, that is more than 1%" in only(report, "unreadable")
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    with pytest.raises(easycls.TrainingError, match="2 of 30 validation images cannot be read"):
+        model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
+
+
+def test_a_report_with_errors_is_shown_even_when_only_warnings_are(data, capsys):
+    import logging
+
+    (data / "val.txt").write_text("paper/paper_0000.png 9\n")
+    logging.getLogger("easycls").setLevel(logging.WARNING)
+    try:
+        check_dataset(data)
+    finally:
+        logging.getLogger("easycls").setLevel(logging.INFO)
+    assert "label 9 is outside 0..2" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from easycls.data.folder import read_dataset
+from easycls import DatasetError
+from easycls.data.folder import labelled_images, read_dataset
 from easycls.engine.checkpoint import model_from_checkpoint, read_checkpoint
 from easycls.engine.evaluator import predict_samples
 from easycls.metrics import topk_accuracy
@@ -46,3 +47,19 @@ def test_topk_accuracy_by_hand():
         "accuracy_top-1": pytest.approx(100 / 3), "accuracy_top-2": pytest.approx(200 / 3),
         "accuracy_top-3": 100.0}
     assert topk_accuracy(probabilities[:0], labels[:0], (1,)) == {"accuracy_top-1": 0.0}
+
+
+def test_any_folder_of_class_folders_is_evaluated_whole(trained, best, tmp_path):
+    model, _, _ = trained
+    samples = labelled_images(model.dataset.root / "test_set", best.meta.classes)
+    assert len(samples) == 36
+    predictions = predict_samples(model_from_checkpoint(best), best.meta.input, samples,
+                                  best.meta.classes, torch.device("cpu"))
+    assert len(predictions) == 36 and predictions.metrics()["accuracy_top-1"] >= 85.0
+
+
+def test_a_folder_with_a_stray_class_is_refused_by_name(tmp_path):
+    (tmp_path / "rock").mkdir()
+    (tmp_path / "lizard").mkdir()
+    with pytest.raises(DatasetError, match="folder\\(s\\) 'lizard' that are not classes"):
+        labelled_images(tmp_path, ["paper", "rock", "scissors"])

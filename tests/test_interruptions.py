@@ -48,7 +48,7 @@ def poison_weights(run):
 def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(hand_data, tmp_path, capsys):
     _, straight = train(hand_data, tmp_path / "straight")
     # Pressed during step 3 of epoch 2: that step is finished, then training stops.
-    _, first = train(hand_data, tmp_path / "stopped", callbacks=[AtStep(14, press_ctrl_c)])
+    _, first = train(hand_data, tmp_path / "stopped", callbacks=[AtStep(15, press_ctrl_c)])
     out = capsys.readouterr().out
     assert "Training interrupted. Progress up to epoch 2, step 3 of" in out
     assert "model.train(epochs=3, resume=True, save_fold=" in out
@@ -124,7 +124,7 @@ def test_ctrl_c_after_divergence_keeps_the_good_checkpoint(hand_data, tmp_path):
         press_ctrl_c(run)
 
     with pytest.raises(TrainingError, match="training diverged"):
-        train(hand_data, tmp_path, callbacks=[AtStep(14, diverge_then_ctrl_c)])
+        train(hand_data, tmp_path, callbacks=[AtStep(15, diverge_then_ctrl_c)])
     latest = torch.load(tmp_path / "latest.pth", weights_only=True)
     assert latest["meta"]["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in latest["state_dict"].values() if v.is_floating_point())
@@ -138,3 +138,22 @@ def test_resuming_a_file_without_training_state_suggests_fine_tuning(hand_data, 
 
     with pytest.raises(CheckpointError, match=r"not the training state \(optimizer, scheduler, rng\).*checkpoint="):
         train(hand_data, tmp_path, epochs=2, resume=True)
+
+
+def test_ctrl_c_on_a_logging_step_keeps_its_record_and_resume_logs_the_rest(hand_data, tmp_path):
+    def train_records(folder):
+        return [(line["epoch"], line["iter"]) for line in read_log(folder / "log.json")
+                if line.get("mode") == "train"]
+
+    class Steps(Callback):
+        seen = []
+
+        def on_step_end(self, run, step):
+            self.seen.append((run.epoch, step))
+
+    train(hand_data, tmp_path / "straight", epochs=2)
+    train(hand_data, tmp_path / "stopped", epochs=2, callbacks=[AtStep(10, press_ctrl_c), Steps()])
+    assert Steps.seen[-1] == (1, 10)
+    assert train_records(tmp_path / "stopped") == [(1, 10)]
+    train(hand_data, tmp_path / "stopped", epochs=2, resume=True)
+    assert train_records(tmp_path / "stopped") == train_records(tmp_path / "straight")

@@ -2,6 +2,8 @@
 import dataclasses
 import inspect
 import logging
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -38,23 +40,25 @@ def test_every_backbone_default_names_a_real_option():
 
 
 def test_a_backbone_can_override_any_default_in_its_registry_entry():
-    spec = dataclasses.replace(get_spec("LeNet"), defaults={"lr": 0.05, "batch_size": 64,
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={"batch_size": 64,
                                                             "optimizer": "AdamW",
                                                             "label_smoothing": 0.1,
                                                             "warmup_epochs": 3})
     recipe = resolve_recipe(Context(spec, 3, 1000, data_is_gray=True, data_side=28), {"epochs": 5})
     assert (recipe.optimizer, recipe.label_smoothing, recipe.warmup_epochs) == ("AdamW", 0.1, 3)
     assert recipe.reasons["label_smoothing"] == "LeNet default"
-    assert recipe.lr == 1e-3  # the adaptive optimizer's usual step, not SGD's
+    assert recipe.lr == 1e-3  # no lr named: the adaptive optimizer's usual step, not SGD's
     described = recipe.describe()
     assert "optimizer" in described and "AdamW" in described
 
 
 def test_settings_the_user_gives_win_over_the_backbone():
-    spec = dataclasses.replace(get_spec("LeNet"), defaults={"lr": 0.05, "batch_size": 64,
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={"lr": 3e-4, "batch_size": 64,
                                                             "optimizer": "AdamW"})
     recipe = resolve_recipe(Context(spec, 3, 1000), {"optimizer": "sgd", "epochs": 5})
-    assert recipe.optimizer == "SGD" and recipe.lr == pytest.approx(0.05)
+    # The backbone's lr is for its AdamW; SGD starts from the library's 0.05 at batch 32.
+    assert recipe.optimizer == "SGD" and recipe.lr == pytest.approx(0.05 * 64 / 64)
+    assert resolve_recipe(Context(spec, 3, 1000), {}).lr == pytest.approx(3e-4)
 
 
 def test_label_smoothing_and_warmup_are_recorded_and_kept_on_resume(hand_data, tmp_path, capsys):
@@ -147,7 +151,7 @@ def test_the_easycls_logger_level_silences_messages(hand_data, tmp_path, capsys)
     logger = logging.getLogger("easycls")
     logger.setLevel(logging.ERROR)
     try:
-        quiet_model(hand_data).train(epochs=1, save_fold=tmp_path, verbose=False)
+        quiet_model(hand_data).train(epochs=1, save_fold=tmp_path)
     finally:
         logger.setLevel(logging.INFO)
     assert capsys.readouterr().out == ""
@@ -183,3 +187,76 @@ def test_a_backbone_that_names_no_defaults_gets_the_librarys():
     spec = dataclasses.replace(get_spec("LeNet"), defaults={})
     recipe = resolve_recipe(Context(spec, 3, 1000, data_is_gray=True, data_side=28), {})
     assert (recipe.batch_size, recipe.lr, recipe.optimizer, recipe.epochs) == (32, 0.05, "SGD", 10)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"epochs": float("nan")}, "epochs=nan is not valid: expected a whole number of at least 1"),
+    ({"epochs": float("inf")}, "epochs=inf is not valid"),
+    ({"channels": 1.0}, r"channels=1.0 is not valid: use 1 \(grayscale\) or 3"),
+    ({"save_fold": 123}, "save_fold=123 is not valid: expected a path"),
+    ({"random_seed": 2**70}, "random_seed=1180591620717411303424 is not valid: expected a whole number from 0"),
+    ({"image_size": 10**9}, "image_size=1000000000 is not valid: expected a whole number from 1 to 4096"),
+    ({"lr": float("inf")}, "lr=inf is not valid: expected a number above 0"),
+    ({"batch_size": 1}, "batch_size=1 cannot train LeNet: its batch normalisation needs at least 2"),
+])
+def test_bad_values_are_explained_before_anything_is_written(hand_data, tmp_path, kwargs, words):
+    model = quiet_model(hand_data)
+    with pytest.raises(TrainingError, match=words):
+        model.train(**{"epochs": 1, "save_fold": tmp_path / "run", **kwargs})
+    assert not (tmp_path / "run").exists()
+
+
+def test_extra_positional_arguments_are_explained(hand_data, tmp_path):
+    with pytest.raises(TrainingError, match=r"train\(\) takes only epochs without its name; got 1 "
+                                            r"more value\(s\) \(32\). Name them, e.g. train\(10, batch_size=32"):
+        quiet_model(hand_data).train(10, 32)
+
+
+def test_a_failed_call_leaves_save_fold_as_it_was(hand_data, tmp_path):
+    model = quiet_model(hand_data)
+    with pytest.raises(TrainingError):
+        model.train(epochs=1, save_fold=tmp_path / "elsewhere", lr=-1)
+    assert model.save_fold == "checkpoints/cls_model"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("optimizer", "AdamW"), ("lr", 3e-4), ("weight_decay", 0.05), ("warmup_epochs", 2),
+    ("label_smoothing", 0.1), ("image_size", 48), ("augment", False), ("topk", (1, 2)),
+    ("batch_size", 16), ("random_seed", 5),
+])
+def test_every_backbone_default_takes_effect(name, value):
+    defaults = {"lr": 0.05, "batch_size": 64, name: value}
+    if name == "lr":
+        defaults["optimizer"] = "AdamW"  # an lr meant for the backbone's own optimizer
+    spec = dataclasses.replace(get_spec("LeNet"), defaults=defaults)
+    recipe = resolve_recipe(Context(spec, 3, 1000, data_is_gray=True, data_side=28), {})
+    assert recipe.values[name] == value
+    assert recipe.reasons.get(name, "LeNet default").startswith("LeNet default")
+
+
+def test_a_user_handler_on_the_easycls_logger_gets_nothing_on_other_ranks(hand_data, monkeypatch):
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("easycls")
+    logger.addHandler(handler)
+    try:
+        monkeypatch.setenv("RANK", "1")
+        Classifier("LeNet").load_dataset(hand_data, check=None)
+        assert records == []
+        monkeypatch.setenv("RANK", "0")
+        Classifier("LeNet").load_dataset(hand_data, check=None)
+        assert any("3 classes" in record.getMessage() for record in records)
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_the_users_root_logging_does_not_print_messages_twice(hand_data):
+    code = ("import logging, easycls; logging.basicConfig(); "
+            f"easycls.Classifier('LeNet').load_dataset({str(hand_data)!r}, check=None)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (done.stdout + done.stderr).count("3 classes") == 1
+
+
+def test_import_works_without_docstrings():
+    subprocess.run([sys.executable, "-OO", "-c", "import easycls"], check=True)

@@ -153,3 +153,18 @@ def test_random_val_txt_gives_a_dataset_error_or_a_valid_split(small_data, text)
     except DatasetError:
         return
     assert all(0 <= label < 3 for _, label in dataset.splits["val"])
+
+
+def test_unreadable_validation_files_are_also_reported_when_streaming(hand_data, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(hand_data, data)
+    broken = sorted((data / "val_set" / "rock").glob("*.png"))[0]
+    broken.write_bytes(b"\x89PNG broken")
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    model.train(epochs=1, cache=False, save_fold=tmp_path / "run", verbose=False)
+    assert "skipping 1 unreadable validation image" in capsys.readouterr().out
+    from easycls import read_log
+
+    warnings = [line for line in read_log(tmp_path / "run" / "log.json") if line.get("mode") == "warning"]
+    assert warnings == [{"mode": "warning", "skipped_files": [str(broken)]}]

@@ -4,6 +4,7 @@ Problems that would train on wrong labels are errors (training refuses to start)
 the rest are warnings that say what easycls will do about them.
 """
 import hashlib
+import logging
 import os
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "
               "license.txt"}
 TINY_SIDE, HUGE_PIXELS = 8, 50_000_000
 IMBALANCE_RATIO = 3.0
+TRAINING_SPLITS = ("train", "val")  # what train() reads; the test split is only evaluated
 # The quick check (run by every load_dataset) must stay quick on 60,000-image sets:
 # it reads the headers of an even sample, and compares files only in smaller sets.
 QUICK_HEADER_SAMPLE = 2000
@@ -134,18 +136,20 @@ def _inspect(path: str, full: bool):
 
 
 def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> None:
-    paths = [path for samples in dataset.splits.values() for path, _ in samples]
-    if not full and len(paths) > QUICK_HEADER_SAMPLE:
-        step = len(paths) / QUICK_HEADER_SAMPLE
-        paths = [paths[int(i * step)] for i in range(QUICK_HEADER_SAMPLE)]
-        report.notes.append(f"Image headers checked for an even sample of {len(paths)} images; "
+    entries = [(split, path) for split, samples in dataset.splits.items() for path, _ in samples]
+    if not full and len(entries) > QUICK_HEADER_SAMPLE:
+        step = len(entries) / QUICK_HEADER_SAMPLE
+        entries = [entries[int(i * step)] for i in range(QUICK_HEADER_SAMPLE)]
+        report.notes.append(f"Image headers checked for an even sample of {len(entries)} images; "
                             f"check='full' decodes them all.")
     with ThreadPoolExecutor(default_threads()) as pool:
-        found = list(pool.map(lambda p: _inspect(p, full), paths, chunksize=64))
+        found = list(pool.map(lambda entry: _inspect(entry[1], full), entries, chunksize=64))
     modes, unreadable, tiny, huge = Counter(), [], [], []
-    for path, (mode, size, error) in zip(paths, found):
+    checked, broken = Counter(split for split, _ in entries), Counter()
+    for (split, path), (mode, size, error) in zip(entries, found):
         if error:
             unreadable.append(f"{path} ({error})")
+            broken[split] += 1
             continue
         modes[mode] += 1
         if min(size) < TINY_SIDE:
@@ -158,9 +162,13 @@ def _check_images(dataset: FolderDataset, report: DatasetReport, full: bool) -> 
                                f"all are converted to the same channels before training.")
     if unreadable:
         message = f"{len(unreadable)} unreadable image(s): {listing(unreadable)}."
-        if too_many_unreadable(len(unreadable), len(paths)):
-            report.errors.append(message + f" That is more than {MAX_UNREADABLE_SHARE:.0%} of the "
-                                           f"images: repair or remove them before training.")
+        # The rule training applies, split by split, to the splits it reads.
+        failing = [split for split in TRAINING_SPLITS
+                   if too_many_unreadable(broken[split], checked[split])]
+        if failing:
+            report.errors.append(message + f" In {' and '.join(failing)}, that is more than "
+                                           f"{MAX_UNREADABLE_SHARE:.0%} of the images: repair or "
+                                           f"remove them before training.")
         else:
             report.warnings.append(message + " Training skips them.")
     if tiny:
@@ -242,6 +250,6 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
         else:
             report.notes.append("Duplicate files between splits are looked for by check='full' "
                                 f"on sets of over {QUICK_DUPLICATE_LIMIT} images.")
-    if verbose:
-        logger.info(str(report))
+    if verbose:  # a report with errors must be seen even when only warnings are shown
+        logger.log(logging.WARNING if report.errors else logging.INFO, str(report))
     return report

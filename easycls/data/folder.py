@@ -238,6 +238,21 @@ def as_folder_path(path) -> Path:
     return Path(path)
 
 
+def labelled_images(folder, classes: List[str]) -> List[Sample]:
+    """Every image of a folder with one sub-folder per class (all of them, none held out),
+    labelled by the given class list; a sub-folder that is not a class is an error."""
+    root = as_folder_path(folder)
+    if not root.is_dir():
+        raise PathNotFoundError(f"Folder '{folder}' does not exist (looked in {Path.cwd()}). "
+                                f"Expected one sub-folder of images per class: "
+                                f"{', '.join(classes)}.")
+    samples = _class_folder_samples(root, classes, "labelled", _Reading([], write_lists=False))
+    if not samples:
+        raise DatasetError(f"'{folder}' has no images in sub-folders named after the classes "
+                           f"({', '.join(classes)}).")
+    return samples
+
+
 def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT_FRACTION,
              seed: int = 0) -> Tuple[List[Sample], List[Sample]]:
     """Split samples per class, reproducibly, into (kept, held_out)."""

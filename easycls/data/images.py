@@ -171,7 +171,9 @@ def _finish(array: np.ndarray, spec: InputSpec) -> np.ndarray:
     if spec.resize == "center-crop":
         height, width = array.shape[:2]
         scale = spec.resized_shorter_side() / min(height, width)
-        array = _resize(array, max(size, round(width * scale)), max(size, round(height * scale)))
+        # Bilinear, as the OpenMMLab/MMEdu test pipelines this mode reproduces.
+        array = _resize(array, max(size, round(width * scale)), max(size, round(height * scale)),
+                        bilinear=True)
         top, left = (array.shape[0] - size) // 2, (array.shape[1] - size) // 2
         array = array[top:top + size, left:left + size]
     else:
@@ -180,7 +182,7 @@ def _finish(array: np.ndarray, spec: InputSpec) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+def _resize(array: np.ndarray, width: int, height: int, bilinear: bool = False) -> np.ndarray:
     if array.shape[:2] == (height, width):
         return array
     cv2 = _opencv()
@@ -188,8 +190,9 @@ def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
         return np.asarray(Image.fromarray(array).resize((width, height), Image.BILINEAR))
     shrinking = array.shape[0] > height or array.shape[1] > width
     # INTER_AREA averages when shrinking (no aliasing); linear is smoother when enlarging.
+    area = shrinking and not bilinear
     return cv2.resize(array, (width, height),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+                      interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR)
 
 
 def looks_grayscale(image: Image.Image) -> bool:

@@ -11,6 +11,8 @@ from typing import Tuple
 #   stretch      resize both sides to image_size (aspect ratio not kept; nothing cut off)
 #   center-crop  resize the shorter side to image_size / crop_pct, then cut the centre
 RESIZE_MODES = ("stretch", "center-crop")
+# The largest side a model may take: training, checkpoints and inference agree on it.
+MAX_IMAGE_SIZE = 4096
 
 
 @dataclass(frozen=True)

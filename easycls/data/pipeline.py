@@ -1,10 +1,8 @@
 """From (path, label) samples to a batch source: decoded in memory when it fits."""
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 
-from ..errors import TrainingError
-from ..log import logger
 from .batches import CachedBatches, StreamedBatches
 from .cache import decode_split, estimated_bytes, memory_budget
 from .input_spec import InputSpec
@@ -34,18 +32,3 @@ def make_batches(samples: Sequence[Tuple[str, int]], spec: InputSpec, *, batch_s
         return batches, split.skipped
     batches = StreamedBatches(samples, spec, batch_size, shuffle, generator, drop_single)
     return batches, []
-
-
-def check_unreadable(skipped: List[Tuple[str, str]], total: int, split: str) -> None:
-    """Warn about unreadable files; stop when so many fail that the data set looks broken."""
-    if not skipped:
-        return
-    listing = "\n".join(f"  {path}: {reason}" for path, reason in skipped[:10])
-    more = f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-    if too_many_unreadable(len(skipped), total):
-        raise TrainingError(
-            f"{len(skipped)} of {total} {split} images cannot be read (more than "
-            f"{MAX_UNREADABLE_SHARE:.0%}), so the data set looks broken:\n{listing}{more}\n"
-            f"Repair or remove these files and run again.")
-    logger.warning(f"Warning: skipping {len(skipped)} unreadable {split} image(s):\n"
-                   f"{listing}{more}")

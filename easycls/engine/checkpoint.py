@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import nn
 
-from ..data.input_spec import RESIZE_MODES, InputSpec
+from ..data.input_spec import MAX_IMAGE_SIZE, RESIZE_MODES, InputSpec
 from ..errors import BackboneError, CheckpointError, PathNotFoundError
 from ..log import logger
 from ..models import create_model, find_head, get_spec
@@ -31,13 +31,12 @@ from ..version import __version__
 from .openmmlab import MMEDU_INPUT, convert_openmmlab, looks_like_openmmlab
 
 FORMAT_VERSION = 1
-# Fields a file of a given format version was written with (later ones are not missed).
-INTRODUCED_IN = {"format_version": 1, "crop_pct": 1}
+# The format version that added a field: files of earlier versions are not said to lack it.
+INTRODUCED_IN = {"crop_pct": 1}
 TRAINING_STATE = ("optimizer", "scheduler", "rng", "scaler", "progress")
 META_FIELDS = ("format_version", "easycls_version", "backbone", "num_classes", "classes",
                "in_channels", "image_size", "mean", "std", "resize", "crop_pct", "epoch", "best",
                "recipe", "source")
-MAX_IMAGE_SIZE = 4096
 
 
 @dataclass
@@ -88,10 +87,12 @@ class Checkpoint:
 def unwrap(model: nn.Module) -> nn.Module:
     """The network inside DistributedDataParallel, DataParallel or torch.compile wrappers."""
     while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
-        if not isinstance(inner, nn.Module):
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif type(model).__name__ == "OptimizedModule":  # torch.compile
+            model = model._orig_mod
+        else:
             return model
-        model = inner
 
 
 def checkpoint_dict(model: nn.Module, meta: CheckpointMeta,
@@ -216,8 +217,7 @@ def _meta_from_dict(raw: dict, state_dict: dict, path):
                                                       f"listed ({', '.join(classes)})")
 
     defaults = _defaults(spec, state_dict)
-    missing = [name for name in ("in_channels", "image_size", "mean", "std", "resize", "crop_pct",
-                                 "epoch", "best")
+    missing = [name for name in defaults
                if name not in meta and INTRODUCED_IN.get(name, 0) <= version]
     if missing:
         notes.append(f"'{path}' lacks meta field(s) {', '.join(missing)}; using "

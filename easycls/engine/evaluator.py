@@ -90,7 +90,13 @@ class Evaluator:
 def predict_samples(model: nn.Module, spec: InputSpec, samples: Sequence[Tuple[str, int]],
                     classes: Sequence[str], device: torch.device,
                     batch_size: int = EVAL_BATCH_SIZE) -> Predictions:
-    """Predictions for (path, label) samples, e.g. a data set's test split or another folder."""
+    """Predictions for (path, label) samples: a data set's split, or `labelled_images(folder)`.
+
+    Scored with the same precision as training's validation on that device, so the
+    numbers agree with log.json's.
+    """
     batches, skipped = make_batches(samples, spec, batch_size=batch_size, shuffle=False,
                                     cached=should_cache("auto", len(samples), spec))
-    return Evaluator(Scorer(model.to(device), spec, device), classes).predict(batches, skipped)
+    accel = Acceleration.for_device(device)
+    scorer = Scorer(accel.prepare_model(model), spec, device, accel)
+    return Evaluator(scorer, classes).predict(batches, skipped)

@@ -8,12 +8,19 @@ registry entry (`defaults={"lr": 0.05, "batch_size": 64}`).
 """
 import difflib
 import inspect
+import math
+import numbers
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..data.input_spec import InputSpec
-from ..errors import TrainingError
-from ..models import ModelSpec
+import torch
+from torch import nn
+
+from ..data.input_spec import MAX_IMAGE_SIZE, InputSpec
+from ..errors import CheckpointError, TrainingError
+from ..models import ModelSpec, create_model
+from .callbacks import Callback
 
 OPTIMIZERS = ("SGD", "Adam", "AdamW", "Adagrad")
 # Adaptive optimizers want a much smaller step than SGD with momentum.
@@ -33,6 +40,11 @@ class Context:
     values: Dict[str, Any] = field(default_factory=dict)
     reasons: Dict[str, str] = field(default_factory=dict)
 
+    def has_batch_norm(self) -> bool:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation time
+            model = create_model(self.spec.name, self.num_classes, self.spec.channels or 1)
+        return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
     def base(self, name: str):
         """The backbone's default for an option, else the library's."""
         option = OPTIONS_BY_NAME[name]
@@ -51,6 +63,7 @@ class Option:
     resumable: bool = False  # resume=True may change it (others keep the run's values)
     shown: bool = True  # printed with the settings before training
     base: Any = None  # what `choose` starts from for a backbone whose entry names no default
+    adapts: bool = False  # `choose` adapts the backbone's default to the data (else it is kept)
 
 
 # ----------------------------------------------------------------------- checks
@@ -60,14 +73,20 @@ def _invalid(name: str, value, expected: str) -> TrainingError:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def whole_number(minimum: Optional[int] = None):
-    expected = "a whole number" + (f" of at least {minimum}" if minimum is not None else ", e.g. 0")
+def whole_number(minimum: Optional[int] = None, maximum: Optional[int] = None):
+    if minimum is not None and maximum is not None:
+        expected = f"a whole number from {minimum} to {maximum}"
+    elif minimum is not None:
+        expected = f"a whole number of at least {minimum}"
+    else:
+        expected = "a whole number, e.g. 0"
 
     def check(name, value, context):
-        if not _is_number(value) or int(value) != value or (minimum is not None and value < minimum):
+        if not _is_number(value) or int(value) != value or (minimum is not None and value < minimum) \
+                or (maximum is not None and value > maximum):
             raise _invalid(name, value, expected)
         return int(value)
     return check
@@ -96,6 +115,12 @@ def yes_or_no(name, value, context):
     return value
 
 
+def folder_or_file(name, value, context):
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise _invalid(name, value, "a path, e.g. 'checkpoints/my_run'")
+    return value
+
+
 def optional(check):
     def check_unless_none(name, value, context):
         return None if value is None else check(name, value, context)
@@ -117,8 +142,7 @@ def _cache(name, value, context):
                         f"fits in a quarter of the RAM), True or False (read files every epoch).")
 
 
-CALLBACK_HOOKS = ("on_run_start", "on_epoch_start", "on_step_end", "on_log", "on_epoch_end",
-                  "on_interrupt", "on_run_end")
+CALLBACK_HOOKS = [hook for hook in vars(Callback) if hook.startswith("on_")]
 
 
 def _callbacks(name, value, context):
@@ -141,6 +165,10 @@ def _pretrained(name, value, context):
 
 def _batch_size(name, value, context):
     value = whole_number(1)(name, value, context)
+    if value == 1 and context.has_batch_norm():
+        raise TrainingError(f"batch_size=1 cannot train {context.spec.name}: its batch "
+                            f"normalisation needs at least 2 pictures per step. Use "
+                            f"batch_size=2 or more, or leave it unset.")
     if value > context.train_size:
         context.reasons[name] = (f"you asked for {value}, but there are only "
                                  f"{context.train_size} training images")
@@ -150,7 +178,7 @@ def _batch_size(name, value, context):
 
 def _channels(name, value, context):
     spec, start = context.spec, context.start
-    if value not in (1, 3) or isinstance(value, bool):
+    if value not in (1, 3) or not isinstance(value, int) or isinstance(value, bool):
         raise TrainingError(f"channels={value!r} is not valid: use 1 (grayscale) or 3 (RGB).")
     if start is not None and value != start.channels:
         raise TrainingError(f"channels={value} does not fit the checkpoint, whose first layer "
@@ -163,7 +191,7 @@ def _channels(name, value, context):
 
 
 def _image_size(name, value, context):
-    value = whole_number(1)(name, value, context)
+    value = whole_number(1, MAX_IMAGE_SIZE)(name, value, context)
     spec = context.spec
     if value < spec.min_image_size:
         raise TrainingError(f"image_size={value} is too small for {spec.name}: it needs at "
@@ -184,6 +212,9 @@ def _topk(name, value, context):
 
 
 # ---------------------------------------------------------------------- defaults
+# A chooser picks an unset option's value and says why. A backbone's own default
+# (its registry entry's `defaults`) is taken as it is, except by the choosers that
+# adapt it to the data (batch_size, lr): those start from it.
 
 def _choose_batch_size(context):
     # A tiny data set in big batches gets only a handful of updates per epoch:
@@ -199,15 +230,18 @@ def _choose_batch_size(context):
 
 def _choose_lr(context):
     optimizer, pretrained = context.values["optimizer"], context.values["pretrained"]
-    fine_tune = 0.2 if pretrained else 1.0
+    fine_tune, name = (0.2, ", /5 for fine-tuning") if pretrained else (1.0, "")
+    # The backbone's lr is meant for its own optimizer; another one starts from the usual step.
+    own = context.spec.defaults.get("lr") if optimizer == context.base("optimizer") else None
     if optimizer != "SGD":
-        return ADAPTIVE_LR[optimizer] * fine_tune, f"usual {optimizer} step" + (
-            ", /5 for fine-tuning" if pretrained else "")
-    base_lr, base_batch = context.base("lr"), context.base("batch_size")
-    batch = context.values["batch_size"]
+        if own is not None:
+            return own * fine_tune, f"{context.spec.name} default" + name
+        return ADAPTIVE_LR[optimizer] * fine_tune, f"usual {optimizer} step" + name
+    base_lr = OPTIONS_BY_NAME["lr"].base if own is None else own
+    base_batch, batch = context.base("batch_size"), context.values["batch_size"]
     return base_lr * batch / base_batch * fine_tune, (
         f"{context.spec.name} default {base_lr} at batch {base_batch}, scaled to batch "
-        f"{batch}" + (", /5 for fine-tuning" if pretrained else ""))
+        f"{batch}" + name)
 
 
 def _choose_weight_decay(context):
@@ -259,11 +293,11 @@ OPTIONS: List[Option] = [
     Option("epochs", 10, "passes over the training images", whole_number(1), resumable=True),
     Option("pretrained", False, "start from torchvision's ImageNet weights", _pretrained),
     Option("batch_size", None, "images per training step", _batch_size, _choose_batch_size,
-           base=32),
+           base=32, adapts=True),
     Option("optimizer", "SGD", "'SGD' (with Nesterov momentum), 'Adam', 'AdamW' or 'Adagrad'",
            _optimizer),
     Option("lr", None, "learning rate at the peak of the schedule", positive_number, _choose_lr,
-           base=0.05),  # SGD with momentum, at the base batch size
+           base=0.05, adapts=True),  # SGD with momentum, at the base batch size
     Option("weight_decay", None, "L2 penalty on the weights", between(0, float("inf")),
            _choose_weight_decay),
     Option("warmup_epochs", 1, "epochs of linear lr warm-up before the cosine decay",
@@ -276,16 +310,18 @@ OPTIONS: List[Option] = [
     Option("augment", True, "random shift and flip of training pictures", yes_or_no,
            _choose_augment),
     Option("topk", None, "the k of the top-k accuracies reported", _topk, _choose_topk),
-    Option("random_seed", 0, "seed of weights, order and augmentation", whole_number()),
+    Option("random_seed", 0, "seed of weights, order and augmentation",
+           whole_number(0, 2**63 - 1)),
     Option("cache", "auto", "'auto', True (decode into memory once) or False (stream files)",
            _cache, recorded=False, resumable=True),
     Option("validate", True, "measure accuracy on the validation split after each epoch",
            yes_or_no, recorded=False, resumable=True, shown=False),
     Option("save_fold", None, "folder for log.json and checkpoints (default: model.save_fold)",
-           recorded=False, resumable=True, shown=False),
+           folder_or_file, recorded=False, resumable=True, shown=False),
     Option("save_interval", None, "also keep epoch_N.pth every N epochs",
            optional(whole_number(1)), recorded=False, resumable=True, shown=False),
-    Option("checkpoint", None, "a .pth file to fine-tune from", recorded=False, shown=False),
+    Option("checkpoint", None, "a .pth file to fine-tune from", folder_or_file, recorded=False,
+           shown=False),
     Option("resume", False, "go on with the interrupted run in save_fold", yes_or_no,
            recorded=False, resumable=True, shown=False),
     Option("device", None, "'auto', 'cpu', 'cuda', 'cuda:1' or 'mps' (default: the model's)",
@@ -337,8 +373,12 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def check_call(options: Dict[str, Any]) -> Dict[str, Any]:
+def check_call(options: Dict[str, Any], positional: tuple = ()) -> Dict[str, Any]:
     """The options given to train(), by name; a misspelt one is explained."""
+    if positional:
+        raise TrainingError(f"train() takes only epochs without its name; got {len(positional)} "
+                            f"more value(s) ({', '.join(map(repr, positional))}). Name them, e.g. "
+                            f"train({options.get('epochs') or 10}, batch_size=32, lr=0.01).")
     unknown = [name for name in options if name not in OPTIONS_BY_NAME]
     if unknown:
         name = unknown[0]
@@ -363,7 +403,7 @@ def resolve_recipe(context: Context, given: Dict[str, Any]) -> Recipe:
             continue
         if option.name in given:
             value = given[option.name]
-        elif option.choose is not None:
+        elif option.choose is not None and (option.adapts or option.name not in context.spec.defaults):
             value, reason = option.choose(context)
             if reason:
                 context.reasons.setdefault(option.name, reason)
@@ -390,14 +430,22 @@ def recipe_from_record(context: Context, record: dict, input_spec: InputSpec,
     """The recipe a checkpoint recorded, for resuming it; missing options take their
     defaults and unknown ones are named, so files of other easycls versions resume."""
     notes = []
-    known = {option.name for option in OPTIONS if option.recorded}
-    unknown = sorted(set(record) - known)
+    known = [option.name for option in OPTIONS if option.recorded]
+    unknown = sorted(str(name) for name in record if name not in known)
     if unknown:
         notes.append(f"{source} records setting(s) this easycls does not know: "
                      f"{', '.join(unknown)}; they are ignored.")
-    missing = sorted(known - set(record))
-    given = {name: value for name, value in record.items() if name in known}
-    recipe = resolve_recipe(context, given)
+    missing = [name for name in known if name not in record]
+    given = {name: record[name] for name in known if name in record}
+    # The input spec is what the weights were trained on; the record only repeats it.
+    given.update(image_size=input_spec.image_size, channels=input_spec.channels)
+    try:
+        recipe = resolve_recipe(context, given)
+    except TrainingError as exc:
+        raise CheckpointError(
+            f"{source} records training settings this easycls cannot use ({exc}) Start a new "
+            f"run from its weights instead: model.train(epochs=..., checkpoint={source}, "
+            f"save_fold=<another folder>).") from None
     if missing:
         notes.append(f"{source} does not record {', '.join(missing)}; using "
                      + ", ".join(f"{name}={recipe.values[name]!r}" for name in missing) + ".")

@@ -14,12 +14,18 @@ def previous_run_files(folder: Path) -> list:
     return sorted({p for pattern in RUN_FILES for p in folder.glob(pattern)})
 
 
-def prepare_save_fold(folder) -> Optional[Path]:
-    """Create the folder; move an earlier run's files into previous_runs/<time>/ and say so."""
+def check_save_fold(folder) -> None:
+    """Refuse a save_fold that cannot be one, before any heavy work."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise TrainingError(f"save_fold '{folder}' is a file, but training needs a folder to "
                             f"write log.json and checkpoints into. Choose another save_fold.")
+
+
+def prepare_save_fold(folder) -> Optional[Path]:
+    """Create the folder; move an earlier run's files into previous_runs/<time>/ and say so."""
+    folder = Path(folder)
+    check_save_fold(folder)
     folder.mkdir(parents=True, exist_ok=True)
     files = previous_run_files(folder)
     if not files:

@@ -21,7 +21,7 @@ from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matchi
                          model_from_checkpoint, read_checkpoint)
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
                       run_setting)
-from .run_folder import prepare_save_fold
+from .run_folder import check_save_fold, prepare_save_fold
 from .trainer import Trainer, seed_everything
 from .training_data import prepare_training_data
 
@@ -65,10 +65,9 @@ def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> T
                          pretrained=recipe.pretrained)
     if start is not None:
         _load_start_weights(model, start, dataset.classes)
-    if is_main_process():
-        prepare_save_fold(folder)
+    check_save_fold(folder)
     logger.info(recipe.describe())
-    trainer = _trainer(model, dataset, recipe, folder, device, extras)
+    trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=True)
     return _fit(trainer)
 
 
@@ -90,7 +89,7 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
             f"set, or start a new run with checkpoint='{path}' to fine-tune instead.")
     context = Context(spec, len(dataset.classes), len(dataset.splits["train"]),
                       start=state.meta.input)
-    recipe, notes = recipe_from_record(context, state.meta.recipe, state.meta.input, f"'{path}'")
+    recipe, notes = recipe_from_record(context, state.meta.recipe, state.meta.input, repr(str(path)))
     if "epochs" in given:
         recipe = recipe.replace(epochs=run_setting(given, "epochs"))
     for note in notes:
@@ -107,8 +106,14 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
         return TrainingOutcome([], model, state.meta)
     logger.info(f"Resuming '{path}' after epoch {state.meta.epoch} of {recipe.epochs}, with "
                 f"the settings it was started with.")
-    trainer = _trainer(model, dataset, recipe, folder, device, extras)
-    note = trainer.resume_from(state.training, state.meta)
+    trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=False)
+    try:
+        note = trainer.resume_from(state.training, state.meta)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"Cannot resume from '{path}': its training state is damaged ({type(exc).__name__}: "
+            f"{exc}). Start a new run from its weights instead: model.train(epochs=..., "
+            f"checkpoint='{path}', save_fold=<another folder>).") from exc
     if note:
         logger.warning(note)
     return _fit(trainer)
@@ -120,10 +125,13 @@ def _run_extras(given) -> dict:
             for name in ("validate", "save_interval", "cache", "verbose", "callbacks")}
 
 
-def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras) -> Trainer:
+def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
+             new_run: bool) -> Trainer:
     generator = torch.Generator().manual_seed(recipe.random_seed)
     data = prepare_training_data(dataset, recipe, device, validate=extras["validate"],
                                  cache=extras["cache"], generator=generator)
+    if new_run and is_main_process():  # only now: a data problem leaves the earlier run in place
+        prepare_save_fold(folder)
     callbacks: List = []
     if is_main_process():
         callbacks += [LogJsonWriter(folder), CheckpointSaver(folder, extras["save_interval"])]

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from ..data.augment import BatchAugment, Normalize
-from ..data.pipeline import check_unreadable
 from ..errors import TrainingError
 from .accel import Acceleration
 from .callbacks import CallbackList
@@ -20,7 +19,7 @@ from .evaluator import Evaluator, Scorer
 from .interrupt import stop_at_step_boundaries
 from .options import Recipe
 from .schedule import WarmupCosine
-from .training_data import TrainingData
+from .training_data import TrainingData, check_unreadable
 
 LOG_INTERVAL = 10  # iterations between train records, as OpenMMLab's default
 
@@ -177,12 +176,13 @@ class Trainer:
         self.callbacks.on_interrupt(self, progress)
 
     def _report_streamed_bad_files(self) -> None:
-        new = sorted(set(self.data.train.bad_files) - set(self.data.skipped))
-        if new:
-            check_unreadable([(path, "unreadable") for path in new],
-                             len(self.data.train.samples), "training")
-            self.data.skipped += new
-            self.callbacks.on_log(self, {"mode": "warning", "skipped_files": new})
+        """Files found unreadable while streaming: warned once, logged, counted against the rule."""
+        for split, batches in (("training", self.data.train), ("validation", self.data.val)):
+            new = sorted(set(getattr(batches, "bad_files", ())) - set(self.data.skipped))
+            if new:
+                check_unreadable([(path, "unreadable") for path in new], len(batches.samples), split)
+                self.data.skipped += new
+                self.callbacks.on_log(self, {"mode": "warning", "skipped_files": new})
 
     def _announce(self, record: dict) -> None:
         self.history.append(record)
@@ -217,8 +217,6 @@ class Trainer:
             self.schedule.step()
             self.progress["step"] = self.step = step
             self._step_rng = None  # the step is done
-            if self.stop_request.requested:
-                raise KeyboardInterrupt
             now = time.perf_counter()
             window.add(loss, data_done - tick, now - tick)
             tick = now
@@ -228,6 +226,8 @@ class Trainer:
                 self._check_finite(record["loss"], epoch, step)
                 self._announce(record)
                 window = _Window(self.device)
+            if self.stop_request.requested:  # Ctrl-C: stop here, with the step fully told
+                raise KeyboardInterrupt
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:
         if not math.isfinite(loss):

@@ -1,13 +1,14 @@
 """The batches a run trains and validates on: decoded once when they fit, placed on the device."""
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from ..data.folder import FolderDataset
-from ..data.pipeline import check_unreadable, make_batches, should_cache
+from ..data.pipeline import MAX_UNREADABLE_SHARE, make_batches, should_cache, too_many_unreadable
 from ..errors import TrainingError
+from ..log import logger
 from .options import Recipe
 
 
@@ -59,3 +60,18 @@ def prepare_training_data(dataset: FolderDataset, recipe: Recipe, device: torch.
              "decode_seconds": round(time.perf_counter() - started, 3) if cached else 0.0,
              "dataset": str(dataset.root), "dataset_sizes": dataset.sizes()}
     return TrainingData(train, val, list(dataset.classes), unreadable, facts)
+
+
+def check_unreadable(skipped: List[Tuple[str, str]], total: int, split: str) -> None:
+    """Warn about unreadable files; stop when so many fail that the data set looks broken."""
+    if not skipped:
+        return
+    listing = "\n".join(f"  {path}: {reason}" for path, reason in skipped[:10])
+    more = f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+    if too_many_unreadable(len(skipped), total):
+        raise TrainingError(
+            f"{len(skipped)} of {total} {split} images cannot be read (more than "
+            f"{MAX_UNREADABLE_SHARE:.0%}), so the data set looks broken:\n{listing}{more}\n"
+            f"Repair or remove these files and run again.")
+    logger.warning(f"Warning: skipping {len(skipped)} unreadable {split} image(s):\n"
+                   f"{listing}{more}")
