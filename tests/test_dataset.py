@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+import easycls
 from easycls import Classifier, DatasetError
 from easycls.data.folder import read_dataset
 
@@ -114,8 +115,9 @@ def test_missing_val_set_holds_out_part_of_training_reproducibly(fresh_data):
     assert not set(first.splits["train"]) & set(first.splits["val"])
 
 
-def test_plain_folder_per_class_collection_is_accepted(fresh_data):
-    collection = fresh_data / "training_set"
+def test_plain_folder_per_class_collection_is_accepted(fresh_data, tmp_path):
+    collection = tmp_path / "photos"
+    shutil.copytree(fresh_data / "training_set", collection)
     dataset = read_dataset(collection, notify=quiet)
     assert dataset.classes == ["paper", "rock", "scissors"]
     assert dataset.sizes() == {"train": 15, "val": 3}
@@ -187,3 +189,83 @@ def test_the_num_classes_the_user_set_stays_theirs_and_is_checked(fresh_data, si
     model.num_classes = None
     model.load_dataset(six_class_data)
     assert model.num_classes == 6
+
+
+def test_a_list_easycls_wrote_follows_pictures_added_to_the_class_folders(fresh_data, capsys):
+    read_dataset(fresh_data, notify=quiet)
+    shutil.copy(fresh_data / "training_set" / "rock" / "rock_0000.png",
+                fresh_data / "val_set" / "rock" / "new.png")
+    dataset = read_dataset(fresh_data)
+    assert dataset.sizes()["val"] == 10
+    assert "rock/new.png 1" in (fresh_data / "val.txt").read_text()
+    assert ("val.txt was written by easycls and the folders have changed since (9 images then, "
+            "10 now): wrote it from the class folders in val_set/") in capsys.readouterr().out
+
+
+def test_a_picture_moved_between_class_folders_moves_its_label(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    moved = fresh_data / "val_set" / "rock" / "rock_0000.png"
+    moved.rename(fresh_data / "val_set" / "paper" / "was_rock.png")
+    dataset = read_dataset(fresh_data, notify=quiet)
+    assert (str(fresh_data / "val_set" / "paper" / "was_rock.png"), 0) in dataset.splits["val"]
+
+
+def test_a_hand_written_list_that_disagrees_with_the_folders_is_reported_and_kept(fresh_data):
+    (fresh_data / "classes.txt").write_text("paper\nrock\nscissors\n")
+    (fresh_data / "val.txt").write_text("paper/paper_0000.png 0\nrock/rock_0000.png 1\n")
+    report = easycls.check_dataset(fresh_data, verbose=False)
+    warning = [w for w in report.warnings if "written by hand" in w]
+    assert warning == ["val.txt (written by hand) lists 2 images, the class folders in val_set/ "
+                       "hold 9 (7 only in the folders, 0 listed elsewhere or with another "
+                       "class). easycls uses val.txt; delete it to use the folders instead."]
+    assert read_dataset(fresh_data, notify=quiet).sizes()["val"] == 2
+    assert (fresh_data / "val.txt").read_text().count("\n") == 2  # never rewritten
+
+
+def test_a_hand_written_list_naming_a_moved_picture_gives_both_counts(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    with open(fresh_data / "val.txt", "a") as handle:  # edited by hand: no longer easycls's
+        handle.write("rock/gone.png 1\n")
+    with pytest.raises(DatasetError, match=r"names 1 file\(s\) that do not exist .*rock/gone.png "
+                                           r"\(val.txt lists 10 images; the class folders hold 9\)"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+@pytest.mark.parametrize("train_name, val_name, test_name", [
+    ("Training Set", "validation_set", "testing_set"),
+    ("train", "Validation", "testing"),
+    ("TRAIN_SET", "valid_set", "test-set"),
+    ("training", "eval", "Test"),
+])
+def test_common_spellings_of_split_folders_are_read(fresh_data, train_name, val_name, test_name):
+    shutil.copytree(fresh_data / "val_set", fresh_data / "test_set")
+    for old, new in (("training_set", train_name), ("val_set", val_name), ("test_set", test_name)):
+        (fresh_data / old).rename(fresh_data / new)
+    assert read_dataset(fresh_data, notify=quiet).sizes() == {"train": 18, "val": 9, "test": 9}
+
+
+def test_a_folder_of_images_that_is_not_a_split_is_named(fresh_data):
+    shutil.copytree(fresh_data / "val_set", fresh_data / "vaildation")
+    dataset = read_dataset(fresh_data, notify=quiet)
+    assert any("found 9 images in 'vaildation/', which are not used: rename it to val_set/" in n
+               for n in dataset.notes)
+
+
+def test_loading_the_training_folder_instead_of_the_data_set_is_explained(fresh_data):
+    with pytest.raises(DatasetError, match=r"is the training_set folder of a data set \(beside it "
+                                           r"in .*: val_set/\). Load the data set folder itself"):
+        Classifier("LeNet").load_dataset(fresh_data / "training_set")
+    assert not (fresh_data / "training_set" / "classes.txt").exists()
+
+
+def test_class_names_that_differ_only_in_case_are_explained(fresh_data):
+    (fresh_data / "classes.txt").write_text("Paper\nRock\nScissors\n")
+    with pytest.raises(DatasetError, match=r"differ from classes.txt only in capital letters or "
+                                           r"spaces \(folder 'paper' / class 'Paper'"):
+        read_dataset(fresh_data, notify=quiet)
+
+
+def test_split_folders_without_a_training_folder_are_explained(fresh_data):
+    shutil.rmtree(fresh_data / "training_set")
+    with pytest.raises(DatasetError, match="has val_set/ but no training folder"):
+        read_dataset(fresh_data, notify=quiet)

@@ -17,9 +17,9 @@ from PIL import Image
 from ..errors import DatasetError
 from ..log import logger
 from .cache import default_threads
-from .folder import (IGNORED_NAMES, SPLIT_FOLDERS, FolderDataset, as_folder_path, listing,
-                     read_dataset)
+from .folder import IGNORED_NAMES, FolderDataset, as_folder_path, read_dataset, split_of
 from .images import is_image_file
+from .lists import OWNERSHIP_FILE, listing
 from .pipeline import MAX_UNREADABLE_SHARE, too_many_unreadable
 
 LIST_FILES = {"classes.txt", "val.txt", "test.txt", "readme.md", "readme.txt", "license",
@@ -75,7 +75,6 @@ class DatasetReport:
 def _scan_litter(root: Path, report: DatasetReport) -> None:
     """Stray folders and files, and class folders without pictures."""
     litter, strays, empty = [], [], []
-    split_names = {alias for aliases in SPLIT_FOLDERS.values() for alias in aliases}
     for current, dirs, files in os.walk(root):
         here = Path(current)
         for name in list(dirs):
@@ -84,13 +83,15 @@ def _scan_litter(root: Path, report: DatasetReport) -> None:
                 dirs.remove(name)
         for name in files:
             relative = str((here / name).relative_to(root))
+            if here == root and name == OWNERSHIP_FILE:
+                continue
             if name.lower() in IGNORED_NAMES or name.startswith("."):
                 litter.append(relative)
             elif not is_image_file(name) and not (here == root and name.lower() in LIST_FILES):
                 strays.append(relative)
         is_class_folder = here.parent != here and here != root and (
-            here.parent == root and here.name.lower() not in split_names or
-            here.parent.name.lower() in split_names)
+            here.parent == root and split_of(here.name) is None or
+            split_of(here.parent.name) is not None)
         if is_class_folder and not dirs and not any(is_image_file(f) for f in files):
             empty.append(str(here.relative_to(root)))
     if litter:

@@ -2,8 +2,10 @@
 
 Layout (DESIGN.md section 3): classes.txt, training_set/<class>/*, val_set/ with
 class folders or val.txt, optional test_set/ with class folders or test.txt.
-A plain folder-per-class collection without splits is split in memory.
+A plain folder-per-class collection without splits is split in memory. Where a
+split has class folders, the folders are the truth; list files are in lists.py.
 """
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,14 +15,19 @@ import torch
 
 from ..errors import DatasetError, PathNotFoundError
 from ..log import logger
-from ..process import is_main_process
 from .images import is_image_file
+from .lists import (Reading, list_lines, read_classes_txt, read_list_file, same_lines,
+                    write_derived, written_by_easycls)
 
+# Folder names of each split, as people write them: compared in lower case without
+# spaces, dashes or underscores ("Validation Set" is "validationset").
 SPLIT_FOLDERS = {
-    "train": ("training_set", "train", "training"),
-    "val": ("val_set", "val", "valid", "validation"),
-    "test": ("test_set", "test"),
+    "train": ("trainingset", "train", "training", "trainset", "traindata", "trainingdata"),
+    "val": ("valset", "val", "valid", "validation", "validset", "validationset", "eval",
+            "evaluation", "evalset", "dev", "devset"),
+    "test": ("testset", "test", "testing", "testingset", "testdata"),
 }
+CANONICAL_SPLIT_FOLDERS = {"train": "training_set", "val": "val_set", "test": "test_set"}
 IGNORED_NAMES = {"__macosx", ".ipynb_checkpoints", "thumbs.db", ".ds_store", "desktop.ini",
                  "__pycache__"}
 HELD_OUT_FRACTION = 0.2
@@ -43,29 +50,6 @@ class FolderDataset:
         return {name: len(samples) for name, samples in self.splits.items()}
 
 
-@dataclass
-class _Reading:
-    """What one read of a data set collects, and how it treats problems."""
-
-    notes: List[str]
-    write_lists: bool
-    problems: Optional[List[str]] = None  # None: raise at the first problem
-    # (path, lines, what) of derived list files, written only once all is read well
-    pending: List[tuple] = field(default_factory=list)
-
-    def problem(self, message: str) -> None:
-        """A problem that would train on wrong labels: raise it, or collect it and go on."""
-        if self.problems is None:
-            raise DatasetError(message)
-        self.problems.append(message)
-
-
-def listing(items: List[str], separator: str = ", ", shown: int = 5) -> str:
-    """The first few items, and how many more there are."""
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    return separator.join(items[:shown]) + more
-
-
 def _ignored(name: str) -> bool:
     return name.lower() in IGNORED_NAMES or name.startswith(".")
 
@@ -85,81 +69,55 @@ def _images_below(folder: Path) -> List[str]:
     return found
 
 
+def _split_key(folder_name: str) -> str:
+    return "".join(ch for ch in folder_name.lower() if ch.isalnum())
+
+
+def split_of(folder_name: str) -> Optional[str]:
+    """'train', 'val' or 'test' for a folder name that means one, else None."""
+    key = _split_key(folder_name)
+    return next((split for split, names in SPLIT_FOLDERS.items() if key in names), None)
+
+
 def _find_split_folder(root: Path, split: str) -> Optional[Path]:
-    names = {entry.name.lower(): entry.name for entry in os.scandir(root) if entry.is_dir()}
-    for alias in SPLIT_FOLDERS[split]:
-        if alias in names:
-            return root / names[alias]
-    return None
+    """The split's folder; of two candidates (val/ and validation/), the more usual name."""
+    found = [name for name in _subfolders(root) if split_of(name) == split]
+    if not found:
+        return None
+    return root / min(found, key=lambda name: SPLIT_FOLDERS[split].index(_split_key(name)))
 
 
-def _write_derived(reading: _Reading) -> None:
-    """Write the derived list files, unless the reading found problems (they would be wrong).
-
-    Only the main process writes: the others of a multi-process run derive the same
-    lists in memory."""
-    for path, lines, what in reading.pending:
-        if reading.write_lists and not reading.problems and is_main_process():
-            _try_write(path, lines, what, reading.notes)
+def _note_other_folders(root: Path, used: List[Path], reading: Reading) -> None:
+    """Folders beside the splits that hold images easycls does not read: name them."""
+    for name in _subfolders(root):
+        if root / name in used:
+            continue
+        images = _images_below(root / name)
+        if not images:
+            continue
+        split = split_of(name)
+        if split is not None:  # a second folder for a split already found
+            hint = f"easycls reads {_used_for(split, used)} for that split"
         else:
-            reading.notes.append(f"{path.name} is missing: it will be written from {what}.")
+            aliases = {alias: split for split, names in SPLIT_FOLDERS.items() for alias in names}
+            close = difflib.get_close_matches(_split_key(name), list(aliases), n=1, cutoff=0.75)
+            hint = (f"rename it to {CANONICAL_SPLIT_FOLDERS[aliases[close[0]]]}/ if that is what "
+                    f"it holds" if close else "it is not a split name easycls reads "
+                                              "(training_set/, val_set/, test_set/)")
+        reading.notes.append(f"Warning: found {len(images)} images in '{name}/', which are not "
+                             f"used: {hint}.")
 
 
-def _try_write(path: Path, lines: List[str], what: str, notes: List[str]) -> None:
-    # Written beside, then renamed: another process reading the list never sees half of it.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write("".join(line + "\n" for line in lines))
-        os.replace(temporary, path)
-        notes.append(f"{path.name} was missing: wrote it from {what}.")
-    except OSError as exc:
-        notes.append(f"{path.name} was missing: derived it from {what} in memory only "
-                     f"(could not write it: {exc.strerror or exc}).")
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def _read_text_lines(path: Path, notes: List[str]) -> List[str]:
-    """Lines of a text file in UTF-8, or in GBK as Notepad on Chinese Windows may save it."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        pass
-    try:
-        lines = data.decode("gbk").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"'{path}' is not UTF-8 text ({exc}). Open it in an editor and save "
-                           f"it with the encoding UTF-8.") from exc
-    notes.append(f"{path.name} is not UTF-8: read it as GBK (Chinese Windows). Saving it as "
-                 f"UTF-8 avoids surprises on other computers.")
-    return lines
-
-
-def _read_classes_txt(path: Path, notes: List[str]) -> List[str]:
-    classes = [line.strip() for line in _read_text_lines(path, notes) if line.strip()]
-    if not classes:
-        raise DatasetError(f"'{path}' is empty. Write one class name per line (line i is "
-                           f"label i), or delete the file to use the training folder names.")
-    duplicates = sorted({c for c in classes if classes.count(c) > 1})
-    if duplicates:
-        raise DatasetError(f"'{path}' lists {', '.join(duplicates)} more than once. Each class "
-                           f"must appear on exactly one line; remove the repeated lines.")
-    return classes
+def _used_for(split: str, used: List[Path]) -> str:
+    return next(f"{path.name}/" for path in used if split_of(path.name) == split)
 
 
 def _class_folder_samples(folder: Path, classes: List[str], split_name: str,
-                          reading: _Reading) -> List[Sample]:
+                          reading: Reading) -> List[Sample]:
     index = {name: i for i, name in enumerate(classes)}
     unknown = [name for name in _subfolders(folder) if name not in index]
     if unknown:
-        reading.problem(
-            f"'{folder}' has folder(s) {', '.join(repr(u) for u in unknown)} that are not "
-            f"classes of this data set ({', '.join(classes)}). Every {split_name} folder must "
-            f"be one of the classes: add the name to classes.txt (as a new last line, so the "
-            f"other labels stay the same), or move the folder out of '{folder}'.")
+        reading.problem(_unknown_folders_message(folder, unknown, classes, split_name))
     samples = []
     for name in classes:
         class_dir = folder / name
@@ -168,54 +126,32 @@ def _class_folder_samples(folder: Path, classes: List[str], split_name: str,
     return samples
 
 
-def _read_list_file(list_file: Path, image_root: Path, classes: List[str],
-                    reading: _Reading) -> List[Sample]:
-    """Parse 'relative/path.png <label>' lines, checking files and labels by class name."""
-    samples, missing, problems = [], [], []
-    for number, raw in enumerate(_read_text_lines(list_file, reading.notes), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        parts = line.rsplit(maxsplit=1)
-        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
-            continue
-        relative, label = parts[0].replace("\\", "/"), int(parts[1])
-        if not 0 <= label < len(classes):
-            problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
-            continue
-        folder = relative.split("/")[0]
-        if folder in classes and folder != classes[label]:
-            problems.append(f"line {number}: '{relative}' is in folder '{folder}' but has "
-                            f"label {label} ({classes[label]})")
-            continue
-        path = image_root / relative
-        if not path.is_file():
-            missing.append(relative)
-            continue
-        samples.append((str(path), label))
-    if problems:
-        reading.problem(
-            f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels count from 0 in "
-            f"the order of classes.txt ({', '.join(classes)}). Fix these lines, or delete "
-            f"{list_file.name} to rebuild it from the class folders.")
-    if missing:
-        reading.problem(
-            f"'{list_file}' names {len(missing)} file(s) that do not exist under "
-            f"'{image_root}': {listing(missing)}. Paths are relative to '{image_root}'. Fix or remove "
-            f"those lines, or delete {list_file.name} to rebuild it from the class folders.")
-    return samples
+def _unknown_folders_message(folder: Path, unknown: List[str], classes: List[str],
+                             split_name: str) -> str:
+    def loose(name: str) -> str:
+        return " ".join(name.lower().split())
+
+    near = {u: c for u in unknown for c in classes if loose(u) == loose(c)}
+    if near:
+        pairs = ", ".join(f"folder {u!r} / class {c!r}" for u, c in near.items())
+        return (f"'{folder}' has folder(s) whose names differ from classes.txt only in capital "
+                f"letters or spaces ({pairs}); they must match exactly. Rename the folders "
+                f"or correct classes.txt so that the two agree letter for letter.")
+    return (f"'{folder}' has folder(s) {', '.join(repr(u) for u in unknown)} that are not "
+            f"classes of this data set ({', '.join(classes)}). Every {split_name} folder must "
+            f"be one of the classes: add the name to classes.txt (as a new last line, so the "
+            f"other labels stay the same), or move the folder out of '{folder}'.")
 
 
 def _read_eval_split(root: Path, split: str, classes: List[str],
-                     reading: _Reading) -> Optional[List[Sample]]:
+                     reading: Reading) -> Optional[List[Sample]]:
     folder = _find_split_folder(root, split)
     if folder is None:
         return None
     list_file = root / f"{split}.txt"
-    if list_file.is_file():
-        return _read_list_file(list_file, folder, classes, reading)
     if not _subfolders(folder):
+        if list_file.is_file():
+            return read_list_file(list_file, folder, classes, reading)
         if _images_below(folder):
             reading.problem(
                 f"'{folder}' holds images directly, but there is no {list_file.name} to say "
@@ -225,10 +161,29 @@ def _read_eval_split(root: Path, split: str, classes: List[str],
         else:
             reading.notes.append(f"'{folder.name}' is empty: no {split} split.")
         return None
+    # Class folders are the truth; a list easycls wrote follows them.
     samples = _class_folder_samples(folder, classes, split, reading)
-    lines = [f"{Path(path).relative_to(folder).as_posix()} {label}" for path, label in samples]
-    reading.pending.append((list_file, lines, f"the class folders in {folder.name}/"))
-    return samples
+    lines, source = list_lines(samples, folder), f"the class folders in {folder.name}/"
+    if not list_file.is_file():
+        reading.derive(list_file, lines, "was missing", source)
+        return samples
+    if written_by_easycls(list_file):
+        if not same_lines(list_file, lines):
+            before = sum(1 for line in list_file.read_text(encoding="utf-8").splitlines() if line)
+            reading.derive(list_file, lines, f"was written by easycls and the folders have "
+                                             f"changed since ({before} images then, {len(lines)} "
+                                             f"now)", source)
+        return samples
+    listed = read_list_file(list_file, folder, classes, reading, in_folders=len(samples))
+    if set(listed) != set(samples):
+        only_listed = len(set(listed) - set(samples))
+        only_folders = len(set(samples) - set(listed))
+        reading.notes.append(
+            f"Warning: {list_file.name} (written by hand) lists {len(listed)} images, the class "
+            f"folders in {folder.name}/ hold {len(samples)} ({only_folders} only in the folders, "
+            f"{only_listed} listed elsewhere or with another class). easycls uses "
+            f"{list_file.name}; delete it to use the folders instead.")
+    return listed
 
 
 def as_folder_path(path) -> Path:
@@ -246,7 +201,7 @@ def labelled_images(folder, classes: List[str]) -> List[Sample]:
         raise PathNotFoundError(f"Folder '{folder}' does not exist (looked in {Path.cwd()}). "
                                 f"Expected one sub-folder of images per class: "
                                 f"{', '.join(classes)}.")
-    samples = _class_folder_samples(root, classes, "labelled", _Reading([], write_lists=False))
+    samples = _class_folder_samples(root, classes, "labelled", Reading([], write_lists=False))
     if not samples:
         raise DatasetError(f"'{folder}' has no images in sub-folders named after the classes "
                            f"({', '.join(classes)}).")
@@ -269,6 +224,31 @@ def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT
     return kept, held
 
 
+def _refuse_a_split_given_as_the_data_set(root: Path, path) -> None:
+    """load_dataset('data/training_set') instead of load_dataset('data')."""
+    split, parent = split_of(root.name), root.resolve().parent
+    if split is None:
+        return
+    beside = [name for name in _subfolders(parent) if split_of(name) and name != root.name]
+    beside += ["classes.txt"] if (parent / "classes.txt").is_file() else []
+    if beside:
+        shown = ", ".join(name + ("" if name.endswith(".txt") else "/") for name in beside)
+        raise DatasetError(
+            f"'{path}' is the {CANONICAL_SPLIT_FOLDERS[split]} folder of a data set (beside it "
+            f"in '{parent}': {shown}). Load the data set folder itself: "
+            f"model.load_dataset('{Path(path).parent.as_posix() or '.'}').")
+
+
+def _refuse_splits_without_training(root: Path, path) -> None:
+    """val_set/ (with class folders) but no training folder: not a plain collection."""
+    splits = [name for name in _subfolders(root)
+              if split_of(name) and _subfolders(root / name)]
+    if splits:
+        raise DatasetError(
+            f"'{path}' has {', '.join(name + '/' for name in splits)} but no training folder. "
+            f"Put the training images in '{root / 'training_set'}', one folder per class.")
+
+
 def read_dataset(path, num_classes: Optional[int] = None,
                  notify: Callable[[str], None] = logger.info, write_lists: bool = True,
                  problems: Optional[List[str]] = None) -> FolderDataset:
@@ -287,11 +267,13 @@ def read_dataset(path, num_classes: Optional[int] = None,
     if not root.is_dir():
         raise DatasetError(f"'{path}' is a file, but load_dataset needs a folder with "
                            f"training_set/ and val_set/ (or one folder per class).")
-    reading = _Reading([], write_lists, problems)
+    reading = Reading([], write_lists, problems)
     notes = reading.notes
     train_dir = _find_split_folder(root, "train")
     classes_txt = root / "classes.txt"
     if train_dir is None:
+        _refuse_a_split_given_as_the_data_set(root, path)
+        _refuse_splits_without_training(root, path)
         train_dir = root
         if not _subfolders(root):
             raise DatasetError(
@@ -301,7 +283,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
         notes.append(f"No training_set/ in '{path}': treating each folder as a class and "
                      f"holding out {HELD_OUT_FRACTION:.0%} of every class for validation.")
     if classes_txt.is_file():
-        classes = _read_classes_txt(classes_txt, notes)
+        classes = read_classes_txt(classes_txt, notes)
         source = "classes.txt"
     else:
         classes = _subfolders(train_dir)
@@ -309,7 +291,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
             raise DatasetError(f"'{train_dir}' has no class folders. Put the training images "
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
-        reading.pending.append((classes_txt, classes, "the training folder names (sorted)"))
+        reading.derive(classes_txt, classes, "was missing", "the training folder names (sorted)")
     if num_classes is not None and num_classes != len(classes):
         reading.problem(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
@@ -339,7 +321,9 @@ def read_dataset(path, num_classes: Optional[int] = None,
         test = _read_eval_split(root, "test", classes, reading)
         if test:
             splits["test"] = test
-    _write_derived(reading)
+        used = [folder for folder in (_find_split_folder(root, s) for s in SPLIT_FOLDERS) if folder]
+        _note_other_folders(root, used, reading)
+    write_derived(reading)
     for note in notes:
         notify(note)
     return FolderDataset(root, classes, splits, notes)

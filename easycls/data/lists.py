@@ -1,0 +1,189 @@
+"""The list files of a data set: classes.txt, val.txt, test.txt.
+
+Read in UTF-8 (or GBK, as Notepad on Chinese Windows saves), checked line by line
+by class name, and, where missing, derived from the class folders and written.
+A list easycls wrote itself is remembered (by its content's hash, in
+`.easycls_lists.json` beside it), so it can be rewritten when the folders change,
+while a list written by hand is never touched.
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from ..errors import DatasetError
+from ..process import is_main_process
+
+OWNERSHIP_FILE = ".easycls_lists.json"
+Sample = Tuple[str, int]
+
+
+@dataclass
+class Reading:
+    """What one read of a data set collects, and how it treats problems."""
+
+    notes: List[str]
+    write_lists: bool
+    problems: Optional[List[str]] = None  # None: raise at the first problem
+    # List files to write once all is read well: (path, lines, why, from what)
+    pending: List[tuple] = field(default_factory=list)
+
+    def derive(self, path: Path, lines: List[str], why: str, source: str) -> None:
+        """Write this list file from `source` once the whole data set has been read well."""
+        self.pending.append((path, lines, why, source))
+
+    def problem(self, message: str) -> None:
+        """A problem that would train on wrong labels: raise it, or collect it and go on."""
+        if self.problems is None:
+            raise DatasetError(message)
+        self.problems.append(message)
+
+
+def listing(items: List[str], separator: str = ", ", shown: int = 5) -> str:
+    """The first few items, and how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return separator.join(items[:shown]) + more
+
+
+def read_text_lines(path: Path, notes: List[str]) -> List[str]:
+    """Lines of a text file in UTF-8, or in GBK as Notepad on Chinese Windows may save it."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        pass
+    try:
+        lines = data.decode("gbk").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"'{path}' is not UTF-8 text ({exc}). Open it in an editor and save "
+                           f"it with the encoding UTF-8.") from exc
+    notes.append(f"{path.name} is not UTF-8: read it as GBK (Chinese Windows). Saving it as "
+                 f"UTF-8 avoids surprises on other computers.")
+    return lines
+
+
+def read_classes_txt(path: Path, notes: List[str]) -> List[str]:
+    classes = [line.strip() for line in read_text_lines(path, notes) if line.strip()]
+    if not classes:
+        raise DatasetError(f"'{path}' is empty. Write one class name per line (line i is "
+                           f"label i), or delete the file to use the training folder names.")
+    duplicates = sorted({c for c in classes if classes.count(c) > 1})
+    if duplicates:
+        raise DatasetError(f"'{path}' lists {', '.join(duplicates)} more than once. Each class "
+                           f"must appear on exactly one line; remove the repeated lines.")
+    return classes
+
+
+def read_list_file(list_file: Path, image_root: Path, classes: List[str], reading: Reading,
+                   in_folders: Optional[int] = None) -> List[Sample]:
+    """Parse 'relative/path.png <label>' lines, checking files and labels by class name.
+
+    `in_folders`: how many images the split's class folders hold, to say so when the
+    list names files that are not there.
+    """
+    samples, missing, problems = [], [], []
+    for number, raw in enumerate(read_text_lines(list_file, reading.notes), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
+            continue
+        relative, label = parts[0].replace("\\", "/"), int(parts[1])
+        if not 0 <= label < len(classes):
+            problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
+            continue
+        folder = relative.split("/")[0]
+        if folder in classes and folder != classes[label]:
+            problems.append(f"line {number}: '{relative}' is in folder '{folder}' but has "
+                            f"label {label} ({classes[label]})")
+            continue
+        path = image_root / relative
+        if not path.is_file():
+            missing.append(relative)
+            continue
+        samples.append((str(path), label))
+    if problems:
+        reading.problem(
+            f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels "
+            f"count from 0 in the order of classes.txt ({', '.join(classes)}). Fix these lines, "
+            f"or delete {list_file.name} to rebuild it from the class folders.")
+    if missing:
+        held = (f" ({list_file.name} lists {len(samples) + len(missing)} images; the class "
+                f"folders hold {in_folders})" if in_folders is not None else "")
+        reading.problem(
+            f"'{list_file}' names {len(missing)} file(s) that do not exist under "
+            f"'{image_root}': {listing(missing)}{held}. Paths are relative to '{image_root}'. "
+            f"Fix or remove those lines, or delete {list_file.name} to rebuild it from the "
+            f"class folders.")
+    return samples
+
+
+def list_lines(samples: List[Sample], image_root: Path) -> List[str]:
+    """The lines of a list file for these samples, paths relative to image_root."""
+    return [f"{Path(path).relative_to(image_root).as_posix()} {label}" for path, label in samples]
+
+
+def written_by_easycls(path: Path) -> bool:
+    """True when the file still holds exactly what easycls wrote into it."""
+    return _ownership(path.parent).get(path.name) == _digest(path.read_bytes())
+
+
+def same_lines(path: Path, lines: List[str]) -> bool:
+    return path.read_bytes() == _content(lines)
+
+
+def write_derived(reading: Reading) -> None:
+    """Write the derived list files, unless the reading found problems (they would be wrong).
+
+    Only the main process writes: the others of a multi-process run derive the same
+    lists in memory."""
+    for path, lines, why, source in reading.pending:
+        if not (reading.write_lists and not reading.problems and is_main_process()):
+            reading.notes.append(f"{path.name} {why}: it will be written from {source}.")
+            continue
+        try:
+            _write_atomic(path, _content(lines))
+            _remember(path)
+            reading.notes.append(f"{path.name} {why}: wrote it from {source}.")
+        except OSError as exc:
+            reading.notes.append(f"{path.name} {why}: derived it from {source} in memory only "
+                                 f"(could not write it: {exc.strerror or exc}).")
+
+
+def _content(lines: List[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # Written beside, then renamed: another process reading the list never sees half of it.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _ownership(folder: Path) -> dict:
+    try:
+        record = json.loads((folder / OWNERSHIP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _remember(path: Path) -> None:
+    record = _ownership(path.parent)
+    record[path.name] = _digest(path.read_bytes())
+    _write_atomic(path.parent / OWNERSHIP_FILE,
+                  json.dumps(record, indent=1, sort_keys=True).encode("utf-8"))
