@@ -154,12 +154,13 @@ class Classifier:
 
     def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
                   device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result",
-                  color_order: Optional[str] = None):
+                  color_order: Optional[str] = None, recursive: bool = False):
         """Classify images with the given checkpoint (or the model just trained).
 
-        `image`: a file, a folder, a PIL image, a numpy array or a list of these.
-        Colour numpy arrays are read as RGB (PIL, matplotlib); pass color_order='bgr'
-        for cv2.imread() pictures and OpenCV camera frames. Returns one result dict,
+        `image`: a file, a folder (recursive=True: with its sub-folders), a PIL image,
+        a numpy array or a list of these. Colour numpy arrays are read as RGB (PIL,
+        matplotlib); pass color_order='bgr' for cv2.imread() pictures and OpenCV camera
+        frames. `show=True` writes annotated copies into save_fold. Returns one result dict,
         or a list of them for a folder or list. A checkpoint given here is for
         inference only: train() does not start from it.
 
@@ -172,22 +173,22 @@ class Classifier:
         elif device is not None:
             predictor = self._require_predictor()
             self._predictor = Predictor(predictor.model, predictor.meta, resolve_device(device))
-        return self.fast_inference(image, show=show, save_fold=save_fold, color_order=color_order)
+        return self.fast_inference(image, show=show, save_fold=save_fold, color_order=color_order,
+                                   recursive=recursive)
 
     def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result",
-                       color_order: Optional[str] = None):
+                       color_order: Optional[str] = None, recursive: bool = False):
         """Classify images with the loaded model, without reading a checkpoint again.
 
-        Takes the same `image` and `color_order` as inference().
+        Takes the same `image`, `color_order` and `recursive` as inference().
         """
         predictor = self._require_predictor()
-        results, items = predict_inputs(predictor, image, color_order)
+        results, items = predict_inputs(predictor, image, color_order, recursive)
         if show and is_main_process():
             from .visualize import in_notebook, save_annotated
 
             rows = [results] if isinstance(results, dict) else results
-            written = save_annotated(items, rows, save_fold, display=in_notebook())
-            logger.info(f"Saved {len(written)} annotated picture(s) in '{save_fold}'.")
+            save_annotated(items, rows, save_fold, display=in_notebook())
         self.last_results = results
         return results
 

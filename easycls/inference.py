@@ -46,16 +46,34 @@ def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
     return array
 
 
-def _folder_items(folder: Path) -> List[InputItem]:
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+def _folder_items(folder: Path, recursive: bool) -> List[InputItem]:
+    """The pictures in a folder (and its sub-folders, if recursive), named by their path
+    relative to it, in sorted order."""
+    if recursive:
+        files = sorted(p for p in folder.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+        subfolders = []
+    else:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     images = [p for p in files if is_image_file(p.name)]
     others = len(files) - len(images)
+    below = sum(1 for sub in subfolders for p in sub.rglob("*") if is_image_file(p.name))
+    if not images and below:
+        raise ImageError(
+            f"Folder '{folder}' has no pictures directly inside it, but its sub-folders "
+            f"({', '.join(p.name for p in subfolders[:5])}{', ...' if len(subfolders) > 5 else ''}) "
+            f"hold {below}. To classify those, pass recursive=True: each result then names its "
+            f"picture's path inside '{folder}'.")
     if not images:
         raise ImageError(f"Folder '{folder}' has no image files ({len(files)} other file(s)). "
                          f"Expected .png, .jpg, .jpeg, .bmp, ... pictures directly inside it.")
     if others:
         logger.info(f"Skipping {others} file(s) in '{folder}' that are not images.")
-    return [InputItem(str(p), None, p.name) for p in images]
+    if below:
+        logger.info(f"Skipping {below} picture(s) in the sub-folders of '{folder}'; pass "
+                    f"recursive=True to classify them too.")
+    return [InputItem(str(p), None, p.relative_to(folder).as_posix()) for p in images]
 
 
 COLOR_ORDERS = ("rgb", "bgr")
@@ -76,11 +94,12 @@ def _say_arrays_are_rgb() -> None:
                 "note is shown once).")
 
 
-def collect_inputs(image, color_order: Optional[str] = None) -> Tuple[List[InputItem], bool]:
+def collect_inputs(image, color_order: Optional[str] = None,
+                   recursive: bool = False) -> Tuple[List[InputItem], bool]:
     """The pictures to classify, and whether the input was one picture (not a folder/list).
 
     color_order says how colour numpy arrays are ordered: 'rgb' or 'bgr' (OpenCV);
-    None reads them as RGB and says so once.
+    None reads them as RGB and says so once. recursive: folders include sub-folders.
     """
     if isinstance(image, (list, tuple)):
         if not image:
@@ -93,12 +112,13 @@ def collect_inputs(image, color_order: Optional[str] = None) -> Tuple[List[Input
             if isinstance(element, (str, os.PathLike)) and not os.path.isdir(element):
                 items.append(InputItem(str(element), None, os.path.basename(element)))
             else:
-                items += [_renamed(item, index) for item in collect_inputs(element, color_order)[0]]
+                items += [_renamed(item, index)
+                          for item in collect_inputs(element, color_order, recursive)[0]]
         return items, False
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if path.is_dir():
-            return _folder_items(path), False
+            return _folder_items(path, recursive), False
         if not path.exists():
             raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
                                     f"{Path.cwd()}). Check the path and its spelling.")
@@ -188,9 +208,12 @@ class Predictor:
         return results
 
 
-def predict_inputs(predictor: Predictor, image, color_order: Optional[str] = None
-                   ) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
+def predict_inputs(predictor: Predictor, image, color_order: Optional[str] = None,
+                   recursive: bool = False) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
     """Results for `image` (a dict for one picture, a list otherwise) and the items read."""
-    items, single = collect_inputs(image, check_color_order(color_order))
+    if not isinstance(recursive, bool):
+        raise ImageError(f"recursive={recursive!r} is not valid: use True (also classify the "
+                         f"pictures in sub-folders) or False.")
+    items, single = collect_inputs(image, check_color_order(color_order), recursive)
     results = predictor.predict(items, raise_errors=single)
     return (results[0] if single else results), items

@@ -1,5 +1,6 @@
 """print_result's table, in English or Chinese."""
 import os
+import shutil
 from typing import List, Union
 
 from .errors import EasyclsError
@@ -19,9 +20,9 @@ def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
         raise EasyclsError(f"print_result takes what inference returns (a result dict or a list "
                            f"of them), got {type(results).__name__} {str(results)[:60]!r}. "
                            f"To classify a picture first: model.print_result(model.inference(...)).")
-    table = []
+    table, names = [], _display_names(rows)
     for index, result in enumerate(rows):
-        name = os.path.basename(result["image"]) if result.get("image") else f"#{index}"
+        name = names[index]
         if "error" in result:
             table.append((name, "ERROR", "", result["error"]))
             continue
@@ -31,8 +32,21 @@ def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
     widths = [max(_width(str(row[i])) for row in [header, *table]) for i in range(3)]
     lines = ["  ".join(_pad(str(cell), widths[i]) if i < 3 else str(cell)
                        for i, cell in enumerate(row)).rstrip() for row in [header, *table]]
-    lines.insert(1, "-" * max(_width(line) for line in lines))
+    columns = shutil.get_terminal_size((100, 24)).columns
+    lines.insert(1, "-" * min(max(_width(line) for line in lines), columns))
     return "\n".join(lines)
+
+
+def _display_names(rows: List[dict]) -> List[str]:
+    """Each picture's path below the folder they share (cat/0.jpg, dog/0.jpg stay distinct)."""
+    paths = [row.get("image") for row in rows]
+    known = [os.path.abspath(path) for path in paths if path]
+    try:
+        base = os.path.commonpath([os.path.dirname(path) for path in known]) if known else ""
+    except ValueError:  # pictures on different Windows drives share no folder
+        base = ""
+    return [os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/") if path
+            else f"#{index}" for index, path in enumerate(paths)]
 
 
 def _width(text: str) -> int:

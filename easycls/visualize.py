@@ -95,31 +95,42 @@ WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _free_name(folder: Path, name: str, taken: List[Path]) -> Path:
-    """The input's file name; a suffix _1, _2 ... where two inputs share one this call."""
-    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    """The input's file name (with its sub-folders); a suffix _1, _2 ... where two inputs
+    share one in this call."""
+    relative = Path(name)
+    stem, suffix = relative.stem, relative.suffix.lower()
     if suffix not in WRITABLE:
         suffix = ".png"
-    target, number = folder / f"{stem}{suffix}", 0
+    target, number = folder / relative.parent / f"{stem}{suffix}", 0
     while target in taken:
         number += 1
-        target = folder / f"{stem}_{number}{suffix}"
+        target = folder / relative.parent / f"{stem}_{number}{suffix}"
     return target
 
 
+SHOWN_INLINE = 12  # pictures a notebook cell displays; the rest are only written
+
+
 def save_annotated(items, results: List[dict], save_fold, display: bool = False) -> List[Path]:
-    """Write annotated copies (same file names) into save_fold; show them in a notebook."""
+    """Write annotated copies (same file names and sub-folders) into save_fold, say what
+    they replaced, and show the first dozen in a notebook."""
     folder = Path(save_fold)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, replaced = [], 0
     for item, result in zip(items, results):
         if "error" in result:
             continue
         picture = annotate(item.load(), label_text(result))
         target = _free_name(folder, item.name, written)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replaced += target.exists()
         picture.save(target)
         written.append(target)
-        if display:
+        if display and len(written) <= SHOWN_INLINE:
             from IPython.display import display as show
 
             show(picture)
+    logger.info(f"Saved {len(written)} annotated picture(s) in '{folder}'"
+                + (f", replacing {replaced} of the same name(s) from an earlier run" if replaced else "")
+                + (f"; the first {SHOWN_INLINE} are shown above" if display and len(written) > SHOWN_INLINE
+                   else "") + ".")
     return written

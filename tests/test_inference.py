@@ -1,5 +1,6 @@
 """Inference on every kind of input, annotated pictures, printed tables, clear errors."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -323,3 +324,71 @@ def test_an_unknown_color_order_is_explained(colour_model):
     model, _ = colour_model
     with pytest.raises(ImageError, match=r"color_order='brg' is not valid: use 'rgb' .* 'bgr' for cv2.imread"):
         model.fast_inference(np.zeros((24, 24, 3), np.uint8), color_order="brg")
+
+
+@pytest.fixture
+def class_folders(hand_data, tmp_path):
+    """A folder holding only class sub-folders whose pictures share file names."""
+    folder = tmp_path / "by_class"
+    for name in CLASSES:
+        (folder / name).mkdir(parents=True)
+        for i, path in enumerate(sorted((hand_data / "test_set" / name).glob("*.png"))[:2]):
+            shutil.copy(path, folder / name / f"{i}.png")
+    return folder
+
+
+def test_a_folder_of_class_folders_offers_recursive(model, class_folders):
+    with pytest.raises(ImageError, match=r"no pictures directly inside it, but its sub-folders "
+                                         r"\(paper, rock, scissors\) hold 6. .* recursive=True"):
+        model.fast_inference(class_folders)
+
+
+def test_recursive_classifies_sub_folders_and_keeps_their_paths(model, class_folders, tmp_path, capsys):
+    results = model.fast_inference(class_folders, recursive=True, show=True, save_fold=tmp_path / "out")
+    assert [Path(r["image"]).relative_to(class_folders).as_posix() for r in results] == [
+        f"{name}/{i}.png" for name in CLASSES for i in range(2)]
+    model.print_result(results)
+    table = capsys.readouterr().out
+    assert "rock/0.png" in table and "paper/0.png" in table
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert written == [f"{name}/{i}.png" for name in CLASSES for i in range(2)]
+
+
+def test_a_folder_with_pictures_and_sub_folders_says_what_it_skipped(model, class_folders, hand_data, capsys):
+    shutil.copy(sorted((hand_data / "test_set" / "rock").glob("*.png"))[0], class_folders / "top.png")
+    results = model.fast_inference(class_folders)
+    assert len(results) == 1
+    assert "Skipping 6 picture(s) in the sub-folders" in capsys.readouterr().out
+
+
+def test_inferring_into_the_same_folder_again_says_what_it_replaced(model, picture_folder, tmp_path, capsys):
+    model.fast_inference(picture_folder, show=True, save_fold=tmp_path / "out")
+    assert "replacing" not in capsys.readouterr().out
+    model.fast_inference(picture_folder, show=True, save_fold=tmp_path / "out")
+    assert "replacing 6 of the same name(s) from an earlier run" in capsys.readouterr().out
+
+
+def test_the_table_rule_fits_the_terminal(model, monkeypatch):
+    import os as os_module
+
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=None: os_module.terminal_size((30, 20)))
+    from easycls.results import format_results
+
+    long = {"image": "x" * 80 + ".png", "pred_label": 0, "pred_class": "paper", "pred_score": 0.5,
+            "topk": [("paper", 0.5), ("rock", 0.3), ("scissors", 0.2)]}
+    assert format_results([long]).splitlines()[1] == "-" * 30
+
+
+def test_a_notebook_shows_a_dozen_pictures_and_says_where_the_rest_are(monkeypatch, tmp_path, capsys):
+    import IPython.display
+
+    from easycls.inference import InputItem
+    from easycls.visualize import save_annotated
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    items = [InputItem(None, Image.new("L", (30, 30)), f"{i}.png") for i in range(15)]
+    rows = [{"pred_class": "rock", "pred_label": 1, "pred_score": 0.9}] * 15
+    save_annotated(items, rows, tmp_path, display=True)
+    assert len(shown) == 12 and len(list(tmp_path.iterdir())) == 15
+    assert "the first 12 are shown above" in capsys.readouterr().out
