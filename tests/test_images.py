@@ -83,3 +83,14 @@ def test_truncated_png_is_an_image_error(tmp_path):
 
     with pytest.raises(ImageError, match="Cannot read .*cut.png' as an image"):
         load_for_model(path, spec(1, 8))
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])
+def test_gray_models_get_the_same_pixels_from_a_file_a_pil_image_and_an_array(tmp_path, name):
+    blocks = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    picture = np.kron(blocks, np.ones((8, 8, 1), np.uint8))  # colour blocks: JPEG's worst case
+    path = saved(Image.fromarray(picture), tmp_path, name, **({"quality": 90} if name.endswith("jpg") else {}))
+    from_file = load_for_model(path, spec(1, 64))
+    from_pil = to_model_array(Image.open(path), spec(1, 64))
+    from_array = to_model_array(array_to_pil(np.asarray(Image.open(path).convert("RGB"))), spec(1, 64))
+    assert np.array_equal(from_file, from_pil) and np.array_equal(from_pil, from_array)

@@ -104,7 +104,7 @@ def to_model_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
 
 def load_for_model(path: Union[str, Path], spec: InputSpec) -> np.ndarray:
     """An image file as the model's uint8 CxHxW input (OpenCV when it can, else Pillow)."""
-    array = _decode_with_opencv(path, spec.channels)
+    array = _decode_with_opencv(path)
     if array is None:
         return to_model_array(open_image(path), spec)
     return _finish(array, spec)
@@ -129,7 +129,7 @@ def _opencv():
     return cv2
 
 
-def _decode_with_opencv(path, channels: int) -> Optional[np.ndarray]:
+def _decode_with_opencv(path) -> Optional[np.ndarray]:
     """HxW (gray) or HxWx3 (RGB) uint8, or None to let Pillow try (and explain failures)."""
     cv2 = _opencv()
     extension = os.path.splitext(str(path))[1].lower()
@@ -139,8 +139,10 @@ def _decode_with_opencv(path, channels: int) -> Optional[np.ndarray]:
         data = np.fromfile(path, dtype=np.uint8)  # unlike cv2.imread, fine with any path
     except OSError:
         return None
-    if extension in JPEG_EXTENSIONS:  # these flags also apply the EXIF orientation
-        flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    if extension in JPEG_EXTENSIONS:  # this flag also applies the EXIF orientation
+        # Colour even for gray models: libjpeg's own gray differs from Pillow's by up to
+        # 14 levels, and a picture must give the same pixels as a file, a PIL image or an array.
+        flag = cv2.IMREAD_COLOR
     else:
         flag = cv2.IMREAD_UNCHANGED  # keeps alpha and 16-bit depth, handled below
     array = cv2.imdecode(data, flag) if data.size else None
@@ -157,16 +159,22 @@ def _decode_with_opencv(path, channels: int) -> Optional[np.ndarray]:
             alpha = array[:, :, 3:].astype(np.float32) / 255.0
             background = np.array(BACKGROUND[::-1], dtype=np.float32)
             array = (array[:, :, :3] * alpha + background * (1.0 - alpha) + 0.5).astype(np.uint8)
-        array = cv2.cvtColor(array, cv2.COLOR_BGR2GRAY if channels == 1 else cv2.COLOR_BGR2RGB)
+        array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     return array
+
+
+def rgb_to_gray(array: np.ndarray) -> np.ndarray:
+    """HxWx3 RGB uint8 to HxW gray, bit for bit as Pillow's convert('L') (ITU-R 601-2)."""
+    weighted = array.astype(np.uint32) @ np.array([19595, 38470, 7471], dtype=np.uint32)
+    return ((weighted + 0x8000) >> 16).astype(np.uint8)
 
 
 def _finish(array: np.ndarray, spec: InputSpec) -> np.ndarray:
     """HxW or HxWx3 uint8 -> channel-matched, resized as the spec says, contiguous CxHxW."""
     if array.ndim == 2 and spec.channels == 3:
         array = np.repeat(array[:, :, None], 3, axis=2)
-    elif array.ndim == 3 and spec.channels == 1:  # same weights as Pillow's "L" conversion
-        array = (array @ np.array([0.299, 0.587, 0.114], dtype=np.float32) + 0.5).astype(np.uint8)
+    elif array.ndim == 3 and spec.channels == 1:
+        array = rgb_to_gray(array)
     size = spec.image_size
     if spec.resize == "center-crop":
         height, width = array.shape[:2]
