@@ -11,7 +11,7 @@ from .engine.device import resolve_device
 from .engine.session import train_session
 from .errors import CheckpointError, DatasetError, EasyclsError
 from .inference import Predictor, predict_inputs
-from .log import logger, verbosity
+from .log import in_notebook, logger, verbosity
 from .models import get_spec, list_models
 from .process import is_main_process
 from .results import format_results
@@ -185,7 +185,7 @@ class Classifier:
         predictor = self._require_predictor()
         results, items = predict_inputs(predictor, image, color_order, recursive)
         if show and is_main_process():
-            from .visualize import in_notebook, save_annotated
+            from .visualize import save_annotated
 
             rows = [results] if isinstance(results, dict) else results
             save_annotated(items, rows, save_fold, display=in_notebook())

@@ -13,6 +13,7 @@ set-up instead, remove the console handler and let them propagate:
 import contextlib
 import logging
 import sys
+import time
 
 from .process import is_main_process
 
@@ -68,3 +69,51 @@ def verbosity(verbose: bool):
         yield
     finally:
         logger.setLevel(previous)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter notebook (a kernel with a web front end)."""
+    shell = sys.modules.get("IPython")
+    try:
+        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
+    except AttributeError:
+        return False
+
+
+def live_bar_class():
+    """tqdm's bar where a bar can redraw itself (a terminal, or a notebook with ipywidgets);
+    None where it cannot (output redirected to a file, a notebook without widgets)."""
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (tqdm's notebook bar is a widget)
+            from tqdm.notebook import tqdm
+        except ImportError:
+            return None
+        return tqdm
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        from tqdm.std import tqdm
+
+        return tqdm
+    return None
+
+
+SHOW_PROGRESS_FROM = 5000  # images: below that, reading them is too quick to report
+
+
+@contextlib.contextmanager
+def progress(total: int, what: str):
+    """Report a long job over `total` images: a bar where one can redraw, else a line at
+    the start and one at the end. Yields advance(n)."""
+    if total < SHOW_PROGRESS_FROM or not logger.isEnabledFor(logging.INFO) or not is_main_process():
+        yield lambda done: None
+        return
+    bar_class, started = live_bar_class(), time.perf_counter()
+    bar = bar_class(total=total, desc=what, unit="image", leave=False) if bar_class else None
+    if bar is None:
+        logger.info(f"{what}: {total} images ...")
+    try:
+        yield bar.update if bar else (lambda done: None)
+    finally:
+        if bar is not None:
+            bar.close()
+    logger.info(f"{what}: {total} images in {time.perf_counter() - started:.1f} s.")

@@ -1,6 +1,5 @@
 """Pictures for people: inputs annotated with the predicted class and score."""
 import os
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
@@ -81,14 +80,6 @@ def label_text(result: dict) -> str:
         return text
     _warn_no_cjk_font()
     return f"class {result['pred_label']} {result['pred_score']:.2f}"
-
-
-def in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    try:
-        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
-    except AttributeError:
-        return False
 
 
 WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

@@ -4,9 +4,10 @@ Pillow releases the GIL while decoding and resizing, so threads use every core
 without the start-up cost (and Windows pitfalls) of worker processes.
 """
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -34,22 +35,48 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec,
-                 threads: int = 0) -> DecodedSplit:
-    """Decode (path, label) samples; unreadable files are skipped and reported, not fatal."""
+CHUNK = 256  # images per task: few enough tasks to be cheap, enough to share the work
+
+
+def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: int = 0,
+                 progress: Callable[[int], None] = lambda done: None,
+                 what: str = "the images") -> DecodedSplit:
+    """Decode (path, label) samples; unreadable files are skipped and reported, not fatal.
+
+    `progress(n)` is called (in this thread) as each n images are decoded. Ctrl-C stops
+    the decoding threads and raises KeyboardInterrupt with a message saying so.
+    """
     images = np.empty((len(samples), *spec.shape), dtype=np.uint8)
     ok = np.zeros(len(samples), dtype=bool)
-    skipped = []
+    skipped, stop = [], threading.Event()
 
-    def decode(index: int):
-        try:
-            images[index] = load_for_model(samples[index][0], spec)
-            ok[index] = True
-        except EasyclsError as exc:
-            skipped.append((samples[index][0], str(exc)))
+    def decode(chunk: range) -> int:
+        for index in chunk:
+            if stop.is_set():
+                break
+            try:
+                images[index] = load_for_model(samples[index][0], spec)
+                ok[index] = True
+            except EasyclsError as exc:
+                skipped.append((samples[index][0], str(exc)))
+        return len(chunk)
 
-    with ThreadPoolExecutor(threads or default_threads()) as pool:
-        list(pool.map(decode, range(len(samples)), chunksize=64))
+    pool = ThreadPoolExecutor(threads or default_threads())
+    done = 0
+    try:
+        futures = [pool.submit(decode, range(start, min(start + CHUNK, len(samples))))
+                   for start in range(0, len(samples), CHUNK)]
+        for future in as_completed(futures):
+            count = future.result()
+            done += count
+            progress(count)
+    except KeyboardInterrupt:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise KeyboardInterrupt(f"Stopped while reading {what} ({done} of {len(samples)} "
+                                f"decoded): nothing was trained or written.") from None
+    finally:
+        pool.shutdown(wait=True)
     keep = np.flatnonzero(ok)
     return DecodedSplit(
         images=torch.from_numpy(images[keep] if len(keep) < len(samples) else images),

@@ -3,7 +3,9 @@
 One function, `to_model_array`, is used by training, validation and inference
 alike, so a model sees its pictures prepared the same way everywhere.
 """
+import contextlib
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Union
@@ -122,11 +124,32 @@ def _opencv():
         import cv2
     except ImportError:  # a broken OpenCV install (e.g. no libGL) must not stop easycls
         return None
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:
-        pass
     return cv2
+
+
+_quiet = {"lock": threading.Lock(), "depth": 0, "level": None}
+
+
+@contextlib.contextmanager
+def _opencv_silenced(cv2):
+    """OpenCV's own stderr lines ("[ERROR:0@0.01] global grfmt_png.cpp ...") off while
+    easycls decodes: it reports unreadable files itself. The user's level comes back after."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    with _quiet["lock"]:
+        if _quiet["depth"] == 0:
+            _quiet["level"] = logging.getLogLevel()
+            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+        _quiet["depth"] += 1
+    try:
+        yield
+    finally:
+        with _quiet["lock"]:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0:
+                logging.setLogLevel(_quiet["level"])
 
 
 def _decode_with_opencv(path) -> Optional[np.ndarray]:
@@ -145,7 +168,11 @@ def _decode_with_opencv(path) -> Optional[np.ndarray]:
         flag = cv2.IMREAD_COLOR
     else:
         flag = cv2.IMREAD_UNCHANGED  # keeps alpha and 16-bit depth, handled below
-    array = cv2.imdecode(data, flag) if data.size else None
+    try:
+        with _opencv_silenced(cv2):
+            array = cv2.imdecode(data, flag) if data.size else None
+    except cv2.error:  # Pillow reads it again and explains what is wrong
+        return None
     if array is None:
         return None
     if array.dtype == np.uint16:

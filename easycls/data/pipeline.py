@@ -3,6 +3,7 @@ from typing import Sequence, Tuple
 
 import torch
 
+from ..log import progress
 from .batches import CachedBatches, StreamedBatches
 from .cache import decode_split, estimated_bytes, memory_budget
 from .input_spec import InputSpec
@@ -24,10 +25,14 @@ def should_cache(cache, num_images: int, spec: InputSpec) -> bool:
 
 def make_batches(samples: Sequence[Tuple[str, int]], spec: InputSpec, *, batch_size: int,
                  shuffle: bool, generator: torch.Generator = None, cached: bool = True,
-                 drop_single: bool = False):
-    """A batch source and the list of (path, reason) files that could not be read."""
+                 drop_single: bool = False, what: str = "the images"):
+    """A batch source and the list of (path, reason) files that could not be read.
+
+    Decoding into memory shows its progress (`what` names the images in messages).
+    """
     if cached:
-        split = decode_split(samples, spec)
+        with progress(len(samples), f"Reading {what} into memory") as advance:
+            split = decode_split(samples, spec, progress=advance, what=what)
         batches = CachedBatches(samples, split, batch_size, shuffle, generator, drop_single)
         return batches, split.skipped
     batches = StreamedBatches(samples, spec, batch_size, shuffle, generator, drop_single)

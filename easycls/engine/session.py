@@ -13,10 +13,10 @@ from torch import nn
 from ..data.folder import FolderDataset
 from ..data.images import survey_images
 from ..errors import CheckpointError
-from ..log import logger
+from ..log import live_bar_class, logger
 from ..models import ModelSpec, create_model, find_head
 from ..process import is_main_process
-from .callbacks import CheckpointSaver, LogJsonWriter, ProgressBar
+from .callbacks import CheckpointSaver, EpochSummary, LogJsonWriter, ProgressBar
 from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
                          model_from_checkpoint, read_checkpoint)
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
@@ -135,8 +135,10 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
     callbacks: List = []
     if is_main_process():
         callbacks += [LogJsonWriter(folder), CheckpointSaver(folder, extras["save_interval"])]
-        if extras["verbose"]:
-            callbacks.append(ProgressBar())
+        bar_class = live_bar_class()
+        if extras["verbose"] and bar_class is not None:  # cleared before the epoch's line
+            callbacks.append(ProgressBar(bar_class))
+        callbacks.append(EpochSummary())
     callbacks += extras["callbacks"] or []
     return Trainer(model, data, recipe, device, generator, callbacks)
 

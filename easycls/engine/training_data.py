@@ -40,13 +40,13 @@ def prepare_training_data(dataset: FolderDataset, recipe: Recipe, device: torch.
     started = time.perf_counter()
     train, skipped = make_batches(splits["train"], spec, batch_size=recipe.batch_size,
                                   shuffle=True, generator=generator, drop_single=True,
-                                  cached=cached)
+                                  cached=cached, what="the training images")
     check_unreadable(skipped, len(splits["train"]), "training")
     unreadable = [path for path, _ in skipped]
     val = None
     if validate:
         val, skipped = make_batches(splits["val"], spec, batch_size=recipe.batch_size,
-                                    shuffle=False, cached=cached)
+                                    shuffle=False, cached=cached, what="the validation images")
         check_unreadable(skipped, len(splits["val"]), "validation")
         unreadable += [path for path, _ in skipped]
     if not len(train):
