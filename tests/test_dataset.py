@@ -269,3 +269,12 @@ def test_split_folders_without_a_training_folder_are_explained(fresh_data):
     shutil.rmtree(fresh_data / "training_set")
     with pytest.raises(DatasetError, match="has val_set/ but no training folder"):
         read_dataset(fresh_data, notify=quiet)
+
+
+def test_pictures_added_to_the_bundled_data_set_are_used(tmp_path):
+    from pathlib import Path as P
+
+    data = tmp_path / "hand_gray"
+    shutil.copytree(P(__file__).resolve().parent.parent / "dataset" / "hand_gray", data)
+    shutil.copy(data / "training_set" / "rock" / "rock_0000.png", data / "val_set" / "rock" / "new.png")
+    assert read_dataset(data, notify=quiet).sizes()["val"] == 91

@@ -9,6 +9,7 @@ from PIL import Image
 
 from ..errors import DatasetError, PathNotFoundError
 from .cache import default_threads
+from .lists import write_list
 
 FASHION_MNIST_CLASSES = ("T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle_boot")
@@ -49,8 +50,7 @@ def write_split(images: np.ndarray, labels: np.ndarray, folder: Path, classes: S
     with ThreadPoolExecutor(default_threads()) as pool:
         list(pool.map(save, range(len(labels)), chunksize=256))
     if list_file is not None:
-        list_file.write_text("".join(f"{rel} {int(label)}\n" for rel, label in zip(relative, labels)),
-                             encoding="utf-8")
+        write_list(list_file, [f"{rel} {int(label)}" for rel, label in zip(relative, labels)])
 
 
 def mnist_style_to_folder(source: Union[str, Path], target: Union[str, Path],
@@ -63,7 +63,7 @@ def mnist_style_to_folder(source: Union[str, Path], target: Union[str, Path],
     source, target = Path(source), Path(target)
     pairs = {"training_set": "train", "val_set": "t10k"}
     target.mkdir(parents=True, exist_ok=True)
-    (target / "classes.txt").write_text("".join(c + "\n" for c in classes), encoding="utf-8")
+    write_list(target / "classes.txt", list(classes))
     for folder, prefix in pairs.items():
         images = read_idx(_find(source, f"{prefix}-images-idx3-ubyte"))[:limit]
         labels = read_idx(_find(source, f"{prefix}-labels-idx1-ubyte"))[:limit]

@@ -14,11 +14,12 @@ from typing import Dict, List, Optional
 
 from PIL import Image
 
-from ..errors import DatasetError
+from ..errors import DatasetError, ImageError
 from ..log import logger
 from .cache import default_threads
 from .folder import IGNORED_NAMES, FolderDataset, as_folder_path, read_dataset, split_of
-from .images import is_image_file
+from .headers import HEADER_BYTES, header_size
+from .images import check_pixels, is_image_file, open_image
 from .lists import OWNERSHIP_FILE, listing
 from .pipeline import MAX_UNREADABLE_SHARE, too_many_unreadable
 
@@ -128,10 +129,18 @@ def _check_balance(dataset: FolderDataset, report: DatasetReport) -> None:
 def _inspect(path: str, full: bool):
     """(mode, (width, height), error) from the header, or from a full decode."""
     try:
-        with Image.open(path) as image:
-            if full:
-                image.load()
+        if full:  # the very path training reads with
+            image = open_image(path)
             return image.mode, image.size, None
+        with open(path, "rb") as handle:  # the check training makes, on the header alone
+            size = header_size(memoryview(handle.read(HEADER_BYTES)))
+        if size is not None:
+            check_pixels(path, *size)
+        with Image.open(path) as image:
+            check_pixels(path, *image.size)
+            return image.mode, image.size, None
+    except ImageError as exc:
+        return None, None, str(exc)
     except Exception as exc:  # any decoder failure means "unreadable"; the reason is shown
         return None, None, f"{type(exc).__name__}: {exc}"
 

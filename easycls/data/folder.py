@@ -16,8 +16,8 @@ import torch
 from ..errors import DatasetError, PathNotFoundError
 from ..log import logger
 from .images import is_image_file
-from .lists import (Reading, list_lines, read_classes_txt, read_list_file, same_lines,
-                    write_derived, written_by_easycls)
+from .lists import (Reading, inside, list_lines, listing, read_classes_txt, read_list_file,
+                    same_lines, write_derived, written_by_easycls)
 
 # Folder names of each split, as people write them: compared in lower case without
 # spaces, dashes or underscores ("Validation Set" is "validationset").
@@ -59,13 +59,35 @@ def _subfolders(folder: Path) -> List[str]:
                   if entry.is_dir() and not _ignored(entry.name))
 
 
-def _images_below(folder: Path) -> List[str]:
-    """Image files in a folder and its subfolders, in sorted order."""
-    found = []
-    for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _ignored(d))
-        found.extend(os.path.join(current, f) for f in sorted(files)
-                     if is_image_file(f) and not _ignored(f))
+def _images_below(folder: Path, reading: Optional[Reading] = None) -> List[str]:
+    """Image files in a folder and its sub-folders, in sorted order (a folder's files,
+    then its sub-folders). Linked folders are followed, each real folder once; files
+    named like pictures that are not regular files (pipes, devices, broken links) are
+    left out, and with a `reading`, named, as are links to pictures outside the data set."""
+    found, seen = [], set()
+
+    def walk(directory: str) -> None:
+        real = os.path.realpath(directory)
+        if real in seen:  # a link loop, or a folder linked twice
+            return
+        seen.add(real)
+        entries = sorted((e for e in os.scandir(directory) if not _ignored(e.name)),
+                         key=lambda e: e.name)
+        for entry in entries:
+            if entry.is_dir() or not is_image_file(entry.name):
+                continue
+            if not entry.is_file():
+                if reading is not None:
+                    reading.strange.append(entry.path)
+            elif reading is not None and entry.is_symlink() and not inside(entry.path, reading.root):
+                reading.outside.append(entry.path)
+            else:
+                found.append(entry.path)
+        for entry in entries:
+            if entry.is_dir():
+                walk(entry.path)
+
+    walk(str(folder))
     return found
 
 
@@ -122,7 +144,7 @@ def _class_folder_samples(folder: Path, classes: List[str], split_name: str,
     for name in classes:
         class_dir = folder / name
         if class_dir.is_dir():
-            samples.extend((path, index[name]) for path in _images_below(class_dir))
+            samples.extend((path, index[name]) for path in _images_below(class_dir, reading))
     return samples
 
 
@@ -267,7 +289,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
     if not root.is_dir():
         raise DatasetError(f"'{path}' is a file, but load_dataset needs a folder with "
                            f"training_set/ and val_set/ (or one folder per class).")
-    reading = Reading([], write_lists, problems)
+    reading = Reading([], write_lists, problems, root=root)
     notes = reading.notes
     train_dir = _find_split_folder(root, "train")
     classes_txt = root / "classes.txt"
@@ -292,6 +314,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
         reading.derive(classes_txt, classes, "was missing", "the training folder names (sorted)")
+    _check_class_names(classes, source, reading)
     if num_classes is not None and num_classes != len(classes):
         reading.problem(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
@@ -323,10 +346,36 @@ def read_dataset(path, num_classes: Optional[int] = None,
             splits["test"] = test
         used = [folder for folder in (_find_split_folder(root, s) for s in SPLIT_FOLDERS) if folder]
         _note_other_folders(root, used, reading)
+    _report_odd_files(reading)
     write_derived(reading)
     for note in notes:
         notify(note)
     return FolderDataset(root, classes, splits, notes)
+
+
+def _check_class_names(classes: List[str], source: str, reading: Reading) -> None:
+    """Class names become folder names and list lines: they must be plain, one-line names."""
+    bad = [name for name in classes
+           if name in (".", "..") or os.path.isabs(name) or any(sep in name for sep in "/\\")
+           or name != name.strip() or any(ord(ch) < 32 for ch in name)]
+    if bad:
+        reading.problem(
+            f"Class name(s) {', '.join(repr(name) for name in bad)} (from {source}) cannot be "
+            f"used: a class name is the name of a folder inside training_set/, so it may not be "
+            f"'.' or '..', contain '/' or '\\', start or end with a space or hold a line "
+            f"break. Rename the class folders (and classes.txt) to plain names like 'rock'.")
+
+
+def _report_odd_files(reading: Reading) -> None:
+    if reading.strange:
+        reading.notes.append(
+            f"Warning: {len(reading.strange)} file(s) named like pictures are not regular files "
+            f"(pipes, devices or broken links) and are skipped: {listing(reading.strange)}.")
+    if reading.outside:
+        reading.problem(
+            f"{len(reading.outside)} picture(s) are links to files outside '{reading.root}': "
+            f"{listing(reading.outside)}. A data set must hold its own pictures: copy them in, "
+            f"or remove the links.")
 
 
 def _count(samples: List[Sample], num_classes: int) -> List[int]:

@@ -4,6 +4,7 @@ One function, `to_model_array`, is used by training, validation and inference
 alike, so a model sees its pictures prepared the same way everywhere.
 """
 import contextlib
+import io
 import os
 import threading
 from functools import lru_cache
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError, PathNotFoundError
+from .headers import header_size
 from .input_spec import InputSpec
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp",
@@ -26,27 +28,65 @@ def is_image_file(path: Union[str, os.PathLike]) -> bool:
     return str(path).lower().endswith(IMAGE_EXTENSIONS)
 
 
-def open_image(path: Union[str, os.PathLike]) -> Image.Image:
-    """Open and fully decode an image file, turned upright by its EXIF orientation."""
+def check_pixels(path, width: int, height: int) -> None:
+    """Refuse a picture larger than Pillow refuses as a decompression bomb: twice
+    PIL.Image.MAX_IMAGE_PIXELS, about 179 megapixels (a 108-megapixel phone photo passes;
+    setting it to None lifts the limit)."""
+    if Image.MAX_IMAGE_PIXELS and width * height > 2 * Image.MAX_IMAGE_PIXELS:
+        raise ImageError(
+            f"'{path}' is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more "
+            f"than the {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels easycls decodes "
+            f"(Pillow's guard against decompression bombs, small files made to fill the "
+            f"memory). Shrink the picture, or if you trust it, raise the limit: "
+            f"PIL.Image.MAX_IMAGE_PIXELS = {-(-width * height // 2)}.")
+
+
+def read_image_bytes(path: Union[str, os.PathLike]) -> np.ndarray:
+    """The bytes of an image file, after checking it is a file and not too large to decode."""
     if not os.path.exists(path):
         raise PathNotFoundError(f"Image file not found: '{path}'. Check the spelling and that "
                                 f"the path is relative to the current folder ({os.getcwd()}).")
+    if not os.path.isfile(path):  # a pipe or a device would block or never end
+        raise ImageError(f"'{path}' is not a regular file (a folder, pipe or device), so it is "
+                         f"not read as a picture. Remove it from the image folder.")
     try:
-        with Image.open(path) as image:
+        data = np.fromfile(path, dtype=np.uint8)  # unlike cv2.imread, fine with any path
+    except OSError as exc:
+        raise ImageError(f"Cannot read '{path}' ({exc.strerror or exc}). Check that the file "
+                         f"can be opened, e.g. that you may read it.") from exc
+    size = header_size(memoryview(data))
+    if size is not None:
+        check_pixels(path, *size)
+    return data
+
+
+def open_image(path: Union[str, os.PathLike], data: Optional[np.ndarray] = None) -> Image.Image:
+    """Open and fully decode an image file, turned upright by its EXIF orientation."""
+    data = read_image_bytes(path) if data is None else data
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            check_pixels(path, *image.size)  # the formats header_size does not know
             image.load()
             return ImageOps.exif_transpose(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except ImageError:
+        raise
+    except Exception as exc:  # any decoder failure (OSError, struct.error, ...) says "unreadable"
         raise ImageError(f"Cannot read '{path}' as an image ({type(exc).__name__}: {exc}). "
                          f"The file may be truncated, corrupt or not a picture; open it in an "
                          f"image viewer, or remove it.") from exc
 
 
+def sixteen_to_eight_bits(array: np.ndarray) -> np.ndarray:
+    """0-65535 onto 0-255, rounded: the same on every decoding path."""
+    return (np.clip(array, 0, 65535).astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+
+
 def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
     array = np.asarray(image)
     if image.mode == "F" and array.size and float(array.max()) <= 1.0:
-        array = array * 255.0
-    elif array.size and float(array.max()) > 255:
-        array = array / 257.0  # 16-bit range onto 8-bit
+        return Image.fromarray(np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if array.size and float(array.max()) > 255:
+        return Image.fromarray(sixteen_to_eight_bits(array), mode="L")  # 16-bit range
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="L")
 
 
@@ -91,7 +131,7 @@ def array_to_pil(array: np.ndarray, color_order: str = "rgb") -> Image.Image:
                 f"values, or convert it with array.astype('uint8').")
         array = np.round(array * 255)
     elif array.dtype == np.uint16:
-        array = array / 257.0
+        array = sixteen_to_eight_bits(array)
     elif not np.issubdtype(array.dtype, np.integer):
         raise ImageError(f"Unsupported numpy image dtype {array.dtype}; use uint8 or float.")
     array = np.ascontiguousarray(np.clip(array, 0, 255).astype(np.uint8))
@@ -106,9 +146,10 @@ def to_model_array(image: Image.Image, spec: InputSpec) -> np.ndarray:
 
 def load_for_model(path: Union[str, Path], spec: InputSpec) -> np.ndarray:
     """An image file as the model's uint8 CxHxW input (OpenCV when it can, else Pillow)."""
-    array = _decode_with_opencv(path)
+    data = read_image_bytes(path)
+    array = _decode_with_opencv(data, path)
     if array is None:
-        return to_model_array(open_image(path), spec)
+        return to_model_array(open_image(path, data), spec)
     return _finish(array, spec)
 
 
@@ -152,15 +193,11 @@ def _opencv_silenced(cv2):
                 logging.setLogLevel(_quiet["level"])
 
 
-def _decode_with_opencv(path) -> Optional[np.ndarray]:
+def _decode_with_opencv(data: np.ndarray, path) -> Optional[np.ndarray]:
     """HxW (gray) or HxWx3 (RGB) uint8, or None to let Pillow try (and explain failures)."""
     cv2 = _opencv()
     extension = os.path.splitext(str(path))[1].lower()
-    if cv2 is None or extension not in OPENCV_EXTENSIONS:
-        return None
-    try:
-        data = np.fromfile(path, dtype=np.uint8)  # unlike cv2.imread, fine with any path
-    except OSError:
+    if cv2 is None or extension not in OPENCV_EXTENSIONS or _orientation_outside_jpeg(data):
         return None
     if extension in JPEG_EXTENSIONS:  # this flag also applies the EXIF orientation
         # Colour even for gray models: libjpeg's own gray differs from Pillow's by up to
@@ -176,7 +213,7 @@ def _decode_with_opencv(path) -> Optional[np.ndarray]:
     if array is None:
         return None
     if array.dtype == np.uint16:
-        array = (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        array = sixteen_to_eight_bits(array)
     elif array.dtype != np.uint8:
         return None
     if array.ndim == 3 and array.shape[2] == 1:
@@ -188,6 +225,15 @@ def _decode_with_opencv(path) -> Optional[np.ndarray]:
             array = (array[:, :, :3] * alpha + background * (1.0 - alpha) + 0.5).astype(np.uint8)
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     return array
+
+
+def _orientation_outside_jpeg(data: np.ndarray) -> bool:
+    """A PNG or WebP with EXIF data, which OpenCV does not turn upright (Pillow does)."""
+    head = memoryview(data)[:1 << 16]
+    if head[:4] == b"\x89PNG":
+        start = bytes(head).find(b"IDAT")
+        return b"eXIf" in bytes(head[:start if start >= 0 else len(head)])
+    return head[:4] == b"RIFF" and head[12:16] == b"VP8X" and len(head) > 20 and bool(head[20] & 0x08)
 
 
 def rgb_to_gray(array: np.ndarray) -> np.ndarray:

@@ -27,6 +27,9 @@ class Reading:
     notes: List[str]
     write_lists: bool
     problems: Optional[List[str]] = None  # None: raise at the first problem
+    root: Optional[Path] = None  # the data set folder: picture links must stay inside it
+    strange: List[str] = field(default_factory=list)  # not regular files: pipes, devices
+    outside: List[str] = field(default_factory=list)  # links to pictures outside the root
     # List files to write once all is read well: (path, lines, why, from what)
     pending: List[tuple] = field(default_factory=list)
 
@@ -93,6 +96,9 @@ def read_list_file(list_file: Path, image_root: Path, classes: List[str], readin
             problems.append(f"line {number}: {line!r} is not '<relative path> <label>'")
             continue
         relative, label = parts[0].replace("\\", "/"), int(parts[1])
+        if os.path.isabs(relative) or ".." in relative.split("/"):
+            problems.append(f"line {number}: {relative!r} points outside {image_root.name}/")
+            continue
         if not 0 <= label < len(classes):
             problems.append(f"line {number}: label {label} is outside 0..{len(classes) - 1}")
             continue
@@ -102,10 +108,14 @@ def read_list_file(list_file: Path, image_root: Path, classes: List[str], readin
                             f"label {label} ({classes[label]})")
             continue
         path = image_root / relative
-        if not path.is_file():
+        if path.exists() and not path.is_file():
+            reading.strange.append(str(path))
+        elif not path.is_file():
             missing.append(relative)
-            continue
-        samples.append((str(path), label))
+        elif path.is_symlink() and not inside(str(path), reading.root):
+            reading.outside.append(str(path))
+        else:
+            samples.append((str(path), label))
     if problems:
         reading.problem(
             f"'{list_file}' has {len(problems)} wrong line(s): {listing(problems, '; ')}. Labels "
@@ -122,6 +132,14 @@ def read_list_file(list_file: Path, image_root: Path, classes: List[str], readin
     return samples
 
 
+def inside(path: str, root: Optional[Path]) -> bool:
+    """Whether a path, its links followed, lies in the folder `root` (None: anywhere)."""
+    if root is None:
+        return True
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def list_lines(samples: List[Sample], image_root: Path) -> List[str]:
     """The lines of a list file for these samples, paths relative to image_root."""
     return [f"{Path(path).relative_to(image_root).as_posix()} {label}" for path, label in samples]
@@ -133,7 +151,8 @@ def written_by_easycls(path: Path) -> bool:
 
 
 def same_lines(path: Path, lines: List[str]) -> bool:
-    return path.read_bytes() == _content(lines)
+    """Whether the file lists the same lines, in any order."""
+    return set(path.read_text(encoding="utf-8").splitlines()) == set(lines)
 
 
 def write_derived(reading: Reading) -> None:
@@ -146,12 +165,17 @@ def write_derived(reading: Reading) -> None:
             reading.notes.append(f"{path.name} {why}: it will be written from {source}.")
             continue
         try:
-            _write_atomic(path, _content(lines))
-            _remember(path)
+            write_list(path, lines)
             reading.notes.append(f"{path.name} {why}: wrote it from {source}.")
         except OSError as exc:
             reading.notes.append(f"{path.name} {why}: derived it from {source} in memory only "
                                  f"(could not write it: {exc.strerror or exc}).")
+
+
+def write_list(path: Path, lines: List[str]) -> None:
+    """Write a list file easycls derived, and remember that easycls wrote it."""
+    _write_atomic(path, _content(lines))
+    _remember(path)
 
 
 def _content(lines: List[str]) -> bytes:

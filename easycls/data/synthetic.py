@@ -15,6 +15,8 @@ from typing import Dict, Iterable, List, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .lists import write_list
+
 CLASSES = ("paper", "rock", "scissors")
 
 Point = Tuple[float, float]
@@ -240,7 +242,7 @@ def make_hand_gestures(root: Union[str, Path], train_per_class: int = 100,
     shapes = _shapes_for(classes)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "classes.txt").write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
+    write_list(root / "classes.txt", list(classes))
     for (folder, split_id), count in zip(_SPLITS, counts):
         if count == 0:
             continue
@@ -256,5 +258,5 @@ def make_hand_gestures(root: Union[str, Path], train_per_class: int = 100,
                 lines.append(f"{name}/{file_name} {label}")
         if write_lists and split_id > 0:
             list_name = "val.txt" if split_id == 1 else "test.txt"
-            (root / list_name).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+            write_list(root / list_name, lines)
     return root
