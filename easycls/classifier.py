@@ -1,4 +1,5 @@
 """The Classifier facade: holds the state of one model and delegates the work."""
+import difflib
 from pathlib import Path
 from typing import List, Optional, Union
 
@@ -9,7 +10,7 @@ from .engine.checkpoint import (Checkpoint, check_backbone, model_from_checkpoin
                                 read_checkpoint)
 from .engine.device import resolve_device
 from .engine.session import train_session
-from .errors import CheckpointError, DatasetError, EasyclsError
+from .errors import CheckpointError, DatasetError, EasyclsError, SettingError
 from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import get_spec, list_models
@@ -33,7 +34,6 @@ class Classifier:
     def __init__(self, backbone: str = "LeNet", num_classes: Optional[int] = None,
                  device: str = "auto"):
         self.spec = get_spec(backbone)
-        self.backbone = self.spec.name
         self.num_classes = num_classes
         self.device = device
         self.save_fold = DEFAULT_SAVE_FOLD
@@ -43,6 +43,28 @@ class Classifier:
         self.last_results = None
         self._predictor: Optional[Predictor] = None
         self._loaded: Optional[Checkpoint] = None  # from load_checkpoint: train() starts from it
+
+    # What users set on a model, and what the model keeps; any other name set on it is
+    # almost surely a typo (model.save_folder = ...) that would silently change nothing.
+    SETTINGS = ("num_classes", "device", "save_fold")
+    STATE = ("spec", "dataset", "net", "meta", "last_results")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "backbone":
+            raise SettingError(f"The backbone is chosen when the model is made: "
+                               f"model = Classifier({value!r}). This model stays {self.backbone}.")
+        if not name.startswith("_") and name not in self.SETTINGS + self.STATE:
+            close = difflib.get_close_matches(name, self.SETTINGS, n=1)
+            hint = f" Did you mean model.{close[0]}?" if close else ""
+            raise SettingError(f"Classifier has no setting {name!r}, so setting it would change "
+                               f"nothing.{hint} Its settings are {', '.join(self.SETTINGS)}; "
+                               f"training options go to train(), e.g. model.train(epochs=10, "
+                               f"lr=0.01).")
+        object.__setattr__(self, name, value)
+
+    @property
+    def backbone(self) -> str:
+        return self.spec.name
 
     @property
     def num_classes(self) -> Optional[int]:
@@ -98,7 +120,7 @@ class Classifier:
             logger.info(line)
         for line in report.warnings:
             logger.warning(f"Warning: {line}")
-        if report.exception is not None:
+        if report.exception is not None and len(report.errors) == 1:
             raise report.exception
         if len(report.errors) == 1:
             raise DatasetError(report.errors[0])
@@ -192,8 +214,11 @@ class Classifier:
         self.last_results = results
         return results
 
-    def print_result(self, result=None, lang: str = "en"):
-        """Print a table of the given results (default: the last ones) and return them."""
+    def print_result(self, result=None, lang: str = "en") -> None:
+        """Print a table of the given results (default: the last ones).
+
+        Returns nothing, so that a notebook cell shows the table only.
+        """
         result = self.last_results if result is None else result
         if result is None:
             raise EasyclsError("There are no results to print yet: call model.inference(...) "
@@ -201,7 +226,6 @@ class Classifier:
         table = format_results(result, lang)
         if is_main_process():
             print(table)
-        return result
 
     def _require_dataset(self) -> FolderDataset:
         if self.dataset is None:

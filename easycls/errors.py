@@ -35,3 +35,7 @@ class PathNotFoundError(EasyclsError, FileNotFoundError):
 
 class WeightsUnavailableError(EasyclsError, RuntimeError):
     """Pretrained weights were asked for but cannot be had (usually: offline)."""
+
+
+class SettingError(EasyclsError, AttributeError):
+    """An attribute of the model that does not exist (usually a misspelt setting)."""

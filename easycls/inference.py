@@ -119,6 +119,9 @@ def collect_inputs(image, color_order: Optional[str] = None,
         path = Path(image)
         if path.is_dir():
             return _folder_items(path, recursive), False
+        if str(image).lower().startswith(("http://", "https://")):
+            raise ImageError(f"'{image}' is a web address: easycls reads pictures from this "
+                             f"computer only. Download the picture first, then pass its file.")
         if not path.exists():
             raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
                                     f"{Path.cwd()}). Check the path and its spelling.")

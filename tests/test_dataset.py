@@ -252,7 +252,7 @@ def test_a_folder_of_images_that_is_not_a_split_is_named(fresh_data):
 
 
 def test_loading_the_training_folder_instead_of_the_data_set_is_explained(fresh_data):
-    with pytest.raises(DatasetError, match=r"is the training_set folder of a data set \(beside it "
+    with pytest.raises(DatasetError, match=r"is the training folder of a data set \(beside it "
                                            r"in .*: val_set/\). Load the data set folder itself"):
         Classifier("LeNet").load_dataset(fresh_data / "training_set")
     assert not (fresh_data / "training_set" / "classes.txt").exists()
@@ -278,3 +278,31 @@ def test_pictures_added_to_the_bundled_data_set_are_used(tmp_path):
     shutil.copytree(P(__file__).resolve().parent.parent / "dataset" / "hand_gray", data)
     shutil.copy(data / "training_set" / "rock" / "rock_0000.png", data / "val_set" / "rock" / "new.png")
     assert read_dataset(data, notify=quiet).sizes()["val"] == 91
+
+
+def test_a_data_set_unpacked_one_folder_down_is_explained(fresh_data, tmp_path):
+    outer = tmp_path / "download"
+    outer.mkdir()
+    shutil.move(str(fresh_data), str(outer / "hand_gray"))
+    with pytest.raises(DatasetError, match=r"holds a data set one folder down, in 'hand_gray/'.*"
+                                           r"model.load_dataset\('.*download/hand_gray'\)"):
+        Classifier("LeNet").load_dataset(outer)
+
+
+def test_a_single_class_is_refused(fresh_data, tmp_path):
+    only = tmp_path / "only_rock"
+    shutil.copytree(fresh_data / "training_set" / "rock", only / "rock")
+    with pytest.raises(DatasetError, match=r"has only one class \(rock, from the sorted training "
+                                           r"folder names\): a classifier needs at least two"):
+        Classifier("LeNet").load_dataset(only)
+
+
+def test_load_dataset_names_the_cause_when_class_names_differ_only_in_case(fresh_data):
+    (fresh_data / "classes.txt").write_text("Paper\nRock\nScissors\n")
+    with pytest.raises(DatasetError, match=r"differ from classes.txt only in capital letters"):
+        Classifier("LeNet").load_dataset(fresh_data)
+
+
+def test_a_loaded_data_set_shows_a_summary_not_every_file(fresh_data):
+    text = repr(Classifier("LeNet").load_dataset(fresh_data))
+    assert "sizes={'train': 18, 'val': 9}" in text and ".png" not in text

@@ -176,10 +176,10 @@ def test_pickled_objects_are_refused(tmp_path):
         Classifier("LeNet").load_checkpoint(path)
 
 
-def test_print_result_prints_a_table_and_returns_the_results(model, picture_folder, capsys):
+def test_print_result_prints_the_last_results_as_a_table_and_returns_nothing(model, picture_folder, capsys):
     results = model.fast_inference(picture_folder)
     capsys.readouterr()
-    assert model.print_result() is results
+    assert model.print_result() is None  # a notebook cell shows the table, not the dicts again
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["image", "class", "score", "top-k"]
     assert len(table) == 2 + len(results) and "ERROR" in table[-1]
@@ -392,3 +392,15 @@ def test_a_notebook_shows_a_dozen_pictures_and_says_where_the_rest_are(monkeypat
     save_annotated(items, rows, tmp_path, display=True)
     assert len(shown) == 12 and len(list(tmp_path.iterdir())) == 15
     assert "the first 12 are shown above" in capsys.readouterr().out
+
+
+def test_a_web_address_is_explained(model):
+    with pytest.raises(ImageError, match="is a web address: easycls reads pictures from this computer"):
+        model.fast_inference("https://example.com/cat.jpg")
+
+
+def test_a_folder_given_as_checkpoint_lists_its_files(trained):
+    _, save_fold, _ = trained
+    with pytest.raises(CheckpointError, match=r"is a folder; give one checkpoint file in it, e.g. "
+                                              r".*Its .pth files: best_accuracy_top-1.pth, latest.pth"):
+        Classifier("LeNet").load_checkpoint(save_fold)

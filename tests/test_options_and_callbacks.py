@@ -2,6 +2,7 @@
 import dataclasses
 import inspect
 import logging
+import re
 import subprocess
 import sys
 
@@ -126,8 +127,66 @@ def test_a_callback_can_stop_training_after_an_epoch(hand_data, tmp_path):
 
 
 def test_a_class_instead_of_a_callback_is_explained(hand_data, tmp_path):
-    with pytest.raises(TrainingError, match="is not a callback.*an instance of a subclass"):
+    with pytest.raises(TrainingError, match=r"Recorder is a class; pass an object made from it: "
+                                            r"callbacks=\[Recorder\(\)\]"):
         quiet_model(hand_data).train(epochs=1, callbacks=[Recorder], save_fold=tmp_path)
+
+
+def test_keras_style_callbacks_are_explained_before_training(hand_data, tmp_path):
+    class KerasHook:
+        def on_train_begin(self, logs=None):
+            pass
+
+    class KerasArguments:
+        def on_epoch_end(self, epoch, logs=None):
+            pass
+
+    model = quiet_model(hand_data)
+    with pytest.raises(TrainingError, match=r"Keras's hook on_train_begin\(\), which easycls "
+                                            r"never calls. Name it on_run_start"):
+        model.train(epochs=1, callbacks=[KerasHook()], save_fold=tmp_path / "a")
+    with pytest.raises(TrainingError, match=r"KerasArguments.on_epoch_end\(epoch, logs=None\) "
+                                            r"cannot take easycls's arguments \(run, epoch, "
+                                            r"metrics\). Write it as def on_epoch_end\(self, run"):
+        model.train(epochs=1, callbacks=[KerasArguments()], save_fold=tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("typed, meant", [("learning_rate", "lr"), ("seed", "random_seed"),
+                                          ("imgsz", "image_size"), ("batchsize", "batch_size")])
+def test_names_from_other_libraries_point_to_ours(hand_data, tmp_path, typed, meant):
+    with pytest.raises(TrainingError, match=f"has no option '{typed}'. Did you mean {meant}="):
+        quiet_model(hand_data).train(epochs=1, save_fold=tmp_path, **{typed: 1})
+
+
+def test_a_warm_up_as_long_as_training_is_shortened_and_said(hand_data, tmp_path, capsys):
+    quiet_model(hand_data).train(epochs=2, warmup_epochs=5, save_fold=tmp_path)
+    assert re.search(r"warmup_epochs += 1  \(not 5: the lr must also come down within the 2 "
+                     r"epoch\(s\)\)", capsys.readouterr().out)
+
+
+def test_a_misspelt_model_setting_is_refused_with_the_likely_one():
+    from easycls import SettingError
+
+    model = Classifier("LeNet")
+    with pytest.raises(SettingError, match=r"no setting 'save_folder', so setting it would change "
+                                           r"nothing. Did you mean model.save_fold\?"):
+        model.save_folder = "checkpoints/mine"
+    with pytest.raises(AttributeError, match=r"chosen when the model is made: "
+                                             r"model = Classifier\('ResNet18'\)"):
+        model.backbone = "ResNet18"
+    model.save_fold, model.num_classes, model.device = "checkpoints/mine", 3, "cpu"
+
+
+def test_stopping_early_and_training_without_validation_are_said(hand_data, tmp_path, capsys):
+    class StopAtOne(Callback):
+        def on_epoch_end(self, run, epoch, metrics):
+            run.stop_training = True
+
+    quiet_model(hand_data).train(epochs=3, callbacks=[StopAtOne()], save_fold=tmp_path / "a")
+    assert "Stopped after epoch 1 of 3: a callback asked to." in capsys.readouterr().out
+    quiet_model(hand_data).train(epochs=1, validate=False, save_fold=tmp_path / "b")
+    assert "without validation there is no best_accuracy_top-1.pth" in capsys.readouterr().out
 
 
 def test_validation_metrics_are_exact_fractions_not_rounded(hand_data, tmp_path):

@@ -49,6 +49,9 @@ class FolderDataset:
     def sizes(self) -> Dict[str, int]:
         return {name: len(samples) for name, samples in self.splits.items()}
 
+    def __repr__(self) -> str:  # a notebook echoes it: a summary, not every file
+        return f"FolderDataset('{self.root}', classes={self.classes}, sizes={self.sizes()})"
+
 
 def _ignored(name: str) -> bool:
     return name.lower() in IGNORED_NAMES or name.startswith(".")
@@ -248,17 +251,28 @@ def hold_out(samples: List[Sample], num_classes: int, fraction: float = HELD_OUT
 
 def _refuse_a_split_given_as_the_data_set(root: Path, path) -> None:
     """load_dataset('data/training_set') instead of load_dataset('data')."""
-    split, parent = split_of(root.name), root.resolve().parent
+    split, parent = split_of(root.name), Path(os.path.abspath(root)).parent
     if split is None:
         return
     beside = [name for name in _subfolders(parent) if split_of(name) and name != root.name]
     beside += ["classes.txt"] if (parent / "classes.txt").is_file() else []
     if beside:
         shown = ", ".join(name + ("" if name.endswith(".txt") else "/") for name in beside)
+        kind = {"train": "training", "val": "validation", "test": "test"}[split]
         raise DatasetError(
-            f"'{path}' is the {CANONICAL_SPLIT_FOLDERS[split]} folder of a data set (beside it "
-            f"in '{parent}': {shown}). Load the data set folder itself: "
+            f"'{path}' is the {kind} folder of a data set (beside it in '{parent}': {shown}). "
+            f"Load the data set folder itself: "
             f"model.load_dataset('{Path(path).parent.as_posix() or '.'}').")
+
+
+def _refuse_a_data_set_one_folder_down(root: Path, path) -> None:
+    """A zip unpacked into a folder of its own: data/hand_gray/training_set/..."""
+    for name in _subfolders(root):
+        if any(split_of(inner) == "train" for inner in _subfolders(root / name)):
+            raise DatasetError(
+                f"'{path}' holds a data set one folder down, in '{name}/' (it has its own "
+                f"training folder). Load that folder: "
+                f"model.load_dataset('{(Path(path) / name).as_posix()}').")
 
 
 def _refuse_splits_without_training(root: Path, path) -> None:
@@ -295,6 +309,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
     classes_txt = root / "classes.txt"
     if train_dir is None:
         _refuse_a_split_given_as_the_data_set(root, path)
+        _refuse_a_data_set_one_folder_down(root, path)
         _refuse_splits_without_training(root, path)
         train_dir = root
         if not _subfolders(root):
@@ -315,6 +330,11 @@ def read_dataset(path, num_classes: Optional[int] = None,
         source = "the sorted training folder names"
         reading.derive(classes_txt, classes, "was missing", "the training folder names (sorted)")
     _check_class_names(classes, source, reading)
+    if len(classes) < 2:
+        raise DatasetError(
+            f"'{path}' has only one class ({classes[0]}, from {source}): a classifier needs at "
+            f"least two to choose between. Put each class's pictures in a folder of its own, "
+            f"e.g. training_set/cat/ and training_set/dog/.")
     if num_classes is not None and num_classes != len(classes):
         reading.problem(
             f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "

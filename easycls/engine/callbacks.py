@@ -103,9 +103,17 @@ class CheckpointSaver(Callback):
                        f"{run.recipe.epochs}, resume=True, save_fold={str(self.save_fold)!r})")
 
     def on_run_end(self, run) -> None:
-        if run.best and not (run.interrupted or run.failed):
+        if run.interrupted or run.failed:
+            return
+        if run.stop_training and run.completed_epochs < run.recipe.epochs:
+            logger.info(f"Stopped after epoch {run.completed_epochs} of {run.recipe.epochs}: a "
+                        f"callback asked to.")
+        if run.best:
             logger.info("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in run.best.items())
                         + f". Checkpoints in '{self.save_fold}'.")
+        else:
+            logger.info(f"Saved latest.pth in '{self.save_fold}' (without validation there is "
+                        f"no best_accuracy_top-1.pth).")
 
 
 class ProgressBar(Callback):

@@ -149,6 +149,11 @@ def _load(path):
         raise CheckpointError(f"The checkpoint must be given as a file path (a string), got "
                               f"{type(path).__name__} {path!r}, e.g. "
                               f"'checkpoints/cls_model/best_accuracy_top-1.pth'.")
+    if os.path.isdir(path):
+        found = sorted(p.name for p in Path(path).glob("*.pth"))
+        raise CheckpointError(f"'{path}' is a folder; give one checkpoint file in it" + (
+            f", e.g. '{Path(path) / found[0]}'. Its .pth files: {', '.join(found)}." if found
+            else ", a .pth file (it holds none)."))
     if not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(path))
         found = sorted(p.name for p in Path(folder).glob("*.pth")) if os.path.isdir(folder) else []

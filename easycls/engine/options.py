@@ -142,17 +142,45 @@ def _cache(name, value, context):
                         f"fits in a quarter of the RAM), True or False (read files every epoch).")
 
 
-CALLBACK_HOOKS = [hook for hook in vars(Callback) if hook.startswith("on_")]
+CALLBACK_HOOKS = {hook: inspect.signature(method) for hook, method in vars(Callback).items()
+                  if hook.startswith("on_")}
+# Keras' hook names, and easycls's for the same moment.
+KERAS_HOOKS = {"on_train_begin": "on_run_start", "on_train_end": "on_run_end",
+               "on_epoch_begin": "on_epoch_start", "on_batch_end": "on_step_end",
+               "on_train_batch_end": "on_step_end"}
 
 
 def _callbacks(name, value, context):
     callbacks = list(value) if isinstance(value, (list, tuple)) else [value]
     for callback in callbacks:
-        if isinstance(callback, type) or not any(hasattr(callback, h) for h in CALLBACK_HOOKS):
+        kind = callback.__name__ if isinstance(callback, type) else type(callback).__name__
+        if isinstance(callback, type):
+            raise TrainingError(f"callbacks: {kind} is a class; pass an object made from it: "
+                                f"callbacks=[{kind}()].")
+        keras = [hook for hook in KERAS_HOOKS if hasattr(callback, hook)]
+        if keras:
+            raise TrainingError(
+                f"callbacks: {kind} has Keras's hook {keras[0]}(), which easycls never calls. "
+                f"Name it {KERAS_HOOKS[keras[0]]}: easycls's hooks are "
+                f"{', '.join(CALLBACK_HOOKS)}, each called with the run first, e.g. "
+                f"on_epoch_end(self, run, epoch, metrics).")
+        hooks = [hook for hook in CALLBACK_HOOKS if hasattr(callback, hook)]
+        if not hooks:
             raise TrainingError(
                 f"callbacks: {callback!r} is not a callback. Pass objects with methods such "
                 f"as on_epoch_end(self, run, epoch, metrics), e.g. an instance of a subclass "
                 f"of easycls.Callback.")
+        for hook in hooks:
+            wanted = list(CALLBACK_HOOKS[hook].parameters)[1:]
+            try:
+                inspect.signature(getattr(callback, hook)).bind(*wanted)
+            except TypeError:
+                raise TrainingError(
+                    f"callbacks: {kind}.{hook}{inspect.signature(getattr(callback, hook))} cannot "
+                    f"take easycls's arguments ({', '.join(wanted)}). Write it as "
+                    f"def {hook}(self, {', '.join(wanted)}): ...") from None
+            except ValueError:  # no signature to read (a built-in): trust it
+                pass
     return callbacks
 
 
@@ -200,6 +228,16 @@ def _image_size(name, value, context):
     return value
 
 
+def _warmup_epochs(name, value, context):
+    value = whole_number(0)(name, value, context)
+    epochs = context.values["epochs"]
+    if value >= epochs > 1 or (value and epochs == 1):
+        context.reasons[name] = (f"not {value}: the lr must also come down within the "
+                                 f"{epochs} epoch(s)")
+        return epochs - 1
+    return value
+
+
 def _topk(name, value, context):
     values = (value,) if isinstance(value, int) else tuple(value) if isinstance(
         value, (list, tuple)) else ()
@@ -239,13 +277,16 @@ def _choose_lr(context):
         return ADAPTIVE_LR[optimizer] * fine_tune, f"usual {optimizer} step" + name
     base_lr = OPTIONS_BY_NAME["lr"].base if own is None else own
     base_batch, batch = context.base("batch_size"), context.values["batch_size"]
+    scaled = f", scaled to batch {batch}" if batch != base_batch else ""
     return base_lr * batch / base_batch * fine_tune, (
-        f"{context.spec.name} default {base_lr} at batch {base_batch}, scaled to batch "
-        f"{batch}" + name)
+        f"{context.spec.name} default {base_lr} at batch {base_batch}{scaled}" + name)
 
 
 def _choose_weight_decay(context):
-    return (5e-4 if context.values["optimizer"] in ("SGD", "AdamW") else 0.0), None
+    if context.values["optimizer"] in ("SGD", "AdamW"):
+        return 5e-4, None
+    return 0.0, (f"none with {context.values['optimizer']}: its decay would fight the adaptive "
+                 f"steps; AdamW decays the weights properly")
 
 
 def _choose_channels(context):
@@ -301,7 +342,7 @@ OPTIONS: List[Option] = [
     Option("weight_decay", None, "L2 penalty on the weights", between(0, float("inf")),
            _choose_weight_decay),
     Option("warmup_epochs", 1, "epochs of linear lr warm-up before the cosine decay",
-           whole_number(0), _choose_warmup),
+           _warmup_epochs, _choose_warmup),
     Option("label_smoothing", 0.0, "share of each target spread over the other classes",
            between(0, 0.5)),
     Option("image_size", None, "side in pixels the pictures are resized to", _image_size,
@@ -373,6 +414,16 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+# What other libraries call some options (Keras, Ultralytics, timm, OpenMMLab).
+ELSEWHERE_NAMES = {"learning_rate": "lr", "lr0": "lr", "num_epochs": "epochs",
+                   "max_epochs": "epochs", "epoch": "epochs", "seed": "random_seed",
+                   "batch": "batch_size", "imgsz": "image_size", "img_size": "image_size",
+                   "input_size": "image_size", "work_dir": "save_fold", "save_dir": "save_fold",
+                   "project": "save_fold", "weights": "checkpoint", "resume_from": "resume",
+                   "pretrain": "pretrained", "smoothing": "label_smoothing",
+                   "warmup": "warmup_epochs", "wd": "weight_decay", "optim": "optimizer"}
+
+
 def check_call(options: Dict[str, Any], positional: tuple = ()) -> Dict[str, Any]:
     """The options given to train(), by name; a misspelt one is explained."""
     if positional:
@@ -382,7 +433,8 @@ def check_call(options: Dict[str, Any], positional: tuple = ()) -> Dict[str, Any
     unknown = [name for name in options if name not in OPTIONS_BY_NAME]
     if unknown:
         name = unknown[0]
-        close = difflib.get_close_matches(name, list(OPTIONS_BY_NAME), n=1)
+        close = ([ELSEWHERE_NAMES[name.lower()]] if name.lower() in ELSEWHERE_NAMES else
+                 difflib.get_close_matches(name, list(OPTIONS_BY_NAME), n=1))
         hint = f" Did you mean {close[0]}=?" if close else ""
         raise TrainingError(f"train() has no option {name!r}.{hint} Its options are: "
                             f"{', '.join(OPTIONS_BY_NAME)}.")
