@@ -8,9 +8,11 @@ from .data.doctor import DatasetReport, check_dataset
 from .engine.callbacks import Callback
 from .engine.log_json import read_log
 from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ImageError,
-                     PathNotFoundError, SettingError, TrainingError, WeightsUnavailableError)
+                     PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
+                     WeightsUnavailableError)
 from .version import __version__
 
 __all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
-           "PathNotFoundError", "SettingError", "WeightsUnavailableError"]
+           "PathNotFoundError", "SettingError", "TrainingInterrupted",
+           "WeightsUnavailableError"]

@@ -10,7 +10,8 @@ from .engine.checkpoint import (Checkpoint, check_backbone, model_from_checkpoin
                                 read_checkpoint)
 from .engine.device import resolve_device
 from .engine.session import train_session
-from .errors import CheckpointError, DatasetError, EasyclsError, SettingError
+from .errors import (CheckpointError, DatasetError, EasyclsError, SettingError,
+                     TrainingInterrupted)
 from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import get_spec, list_models
@@ -137,6 +138,8 @@ class Classifier:
         `checkpoint=` starts from saved weights (fine-tuning), as does a
         load_checkpoint() before train(); `resume=True` continues the interrupted
         run in save_fold. Returns the train and val records written to log.json.
+        Ctrl-C saves the progress and raises TrainingInterrupted (a KeyboardInterrupt)
+        whose message says how to continue; the model keeps the weights reached.
 
         Example:
             >>> history = model.train(epochs=10, validate=True)
@@ -145,14 +148,22 @@ class Classifier:
         given = train_options.check_call({"epochs": epochs, **options}, more)
         save_fold = train_options.run_setting(given, "save_fold") or self.save_fold
         device = resolve_device(given.get("device", self.device))
-        with verbosity(train_options.run_setting(given, "verbose")):
-            outcome = train_session(self.spec, dataset, given, save_fold=save_fold,
-                                    device=device, loaded=self._loaded)
+        try:
+            with verbosity(train_options.run_setting(given, "verbose")):
+                outcome = train_session(self.spec, dataset, given, save_fold=save_fold,
+                                        device=device, loaded=self._loaded)
+        except TrainingInterrupted as stop:  # Ctrl-C: the model keeps what it learned so far
+            self._adopt(stop.outcome, save_fold, device)
+            raise
+        self._adopt(outcome, save_fold, device)
+        return outcome.history
+
+    def _adopt(self, outcome, save_fold, device) -> None:
+        """Make a run's trained network the model's, for inference and the next run."""
         self.save_fold = save_fold
         self.net, self.meta = outcome.network, outcome.meta.to_dict()
         self._predictor = Predictor(self.net, outcome.meta, device)
         self._loaded = None
-        return outcome.history
 
     def load_checkpoint(self, checkpoint: Union[str, Path], device: Optional[str] = None) -> dict:
         """Restore weights, classes and preprocessing from a checkpoint file.

@@ -39,3 +39,12 @@ class WeightsUnavailableError(EasyclsError, RuntimeError):
 
 class SettingError(EasyclsError, AttributeError):
     """An attribute of the model that does not exist (usually a misspelt setting)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after its progress was saved; the message says how to go on.
+
+    A KeyboardInterrupt, so that `except Exception` does not swallow it and a script
+    stops, as it would at any other Ctrl-C. `.history` holds the records train() would
+    have returned.
+    """

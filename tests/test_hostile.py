@@ -193,3 +193,175 @@ def test_class_folders_whose_names_would_not_read_back_are_refused(small, folder
     with pytest.raises(DatasetError, match="start or end with a space or hold a line break"):
         read_dataset(small, notify=lambda _: None)
     assert not (small / "classes.txt").exists()
+
+
+def write_lock(folder, pid, host=None):
+    import json
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".easycls_run.lock").write_text(json.dumps(
+        {"pid": pid, "host": host or socket.gethostname(), "started": "2026-11-22 10:00:00"}))
+
+
+def quick_train(data, folder, **kwargs):
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    return model.train(epochs=kwargs.pop("epochs", 1), save_fold=folder, verbose=False, **kwargs)
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(hand_data, tmp_path):
+    import subprocess
+    import sys
+
+    from easycls import TrainingError
+
+    quick_train(hand_data, tmp_path / "run")
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_lock(tmp_path / "run", running.pid)
+        before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()}
+        with pytest.raises(TrainingError, match=rf"is in use by another training run \(process "
+                                                rf"{running.pid} on this computer, started "):
+            quick_train(hand_data, tmp_path / "run")
+    finally:
+        running.kill()
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()} == before
+
+
+def test_a_lock_from_another_computer_is_respected(hand_data, tmp_path):
+    from easycls import TrainingError
+
+    write_lock(tmp_path / "run", 12345, host="lab-pc-07")
+    with pytest.raises(TrainingError, match="process 12345 on the computer lab-pc-07"):
+        quick_train(hand_data, tmp_path / "run")
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_note(hand_data, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    write_lock(tmp_path / "run", int(finished.stdout))
+    (tmp_path / "run" / ".latest.pth.999999.tmp").write_bytes(b"half a checkpoint")
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    model.train(epochs=1, save_fold=tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "took over" in out and "Removed 1 half-written file(s)" in out
+    assert not list((tmp_path / "run").glob(".*"))  # lock released, leftovers gone
+
+
+def test_a_save_fold_that_cannot_be_written_is_refused_before_any_decoding(hand_data, tmp_path, monkeypatch):
+    import errno
+
+    from easycls import TrainingError
+    from easycls.engine import run_folder, training_data
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    decoded = []
+    monkeypatch.setattr(training_data, "make_batches", lambda *a, **k: decoded.append(1))
+    monkeypatch.setattr(run_folder.os, "open", read_only)
+    with pytest.raises(TrainingError, match=r"Cannot write into save_fold .* \(Read-only file "
+                                            r"system\).* Choose a folder you may write to"):
+        quick_train(hand_data, tmp_path / "run")
+    monkeypatch.undo()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TrainingError, match=r"Cannot write into save_fold .*file/run"):
+        quick_train(hand_data, tmp_path / "file" / "run")
+    assert decoded == []
+
+
+def test_a_full_disk_stops_training_and_keeps_what_was_saved(hand_data, tmp_path, monkeypatch):
+    import torch
+
+    from easycls import TrainingError
+    from easycls.engine import checkpoint
+
+    real_save, calls = torch.save, {"n": 0}
+
+    def full_disk_after_epoch_1(obj, path, *args, **kwargs):
+        calls["n"] += 1
+        if obj["meta"]["epoch"] >= 2:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk_after_epoch_1)
+    with pytest.raises(TrainingError, match=r"Could not write '.*' \(\[enforce fail at "
+                                            r"inline_container.cc:672\].*\); the disk may be "
+                                            r"full. Nothing already saved was lost"):
+        quick_train(hand_data, tmp_path / "run", epochs=3)
+    monkeypatch.undo()
+    latest = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)
+    assert latest["meta"]["epoch"] == 1 and not list((tmp_path / "run").glob(".*tmp"))
+
+
+def test_a_log_that_cannot_be_written_is_explained(hand_data, tmp_path, monkeypatch):
+    import errno
+
+    from easycls import TrainingError
+    from easycls.engine.log_json import LogWriter
+
+    def no_space(self, record, sync=False):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LogWriter, "write", no_space)
+    with pytest.raises(TrainingError, match=r"log.json' \(No space left on device\); the disk "
+                                            r"may be full"):
+        quick_train(hand_data, tmp_path / "run")
+
+
+def test_the_memory_budget_counts_free_memory_a_container_and_the_process_limit(monkeypatch):
+    from easycls.data import cache
+
+    monkeypatch.setattr(cache, "_available_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr(cache, "_container_room", lambda: 3 * 2**30)
+    monkeypatch.setattr(cache, "_process_room", lambda: None)
+    assert cache.memory_budget() == 3 * 2**30 // 2
+    monkeypatch.setattr(cache, "_process_room", lambda: 2**30)
+    assert cache.memory_budget() == 2**29
+
+
+def test_memory_that_cannot_be_had_falls_back_to_reading_files(hand_data, tmp_path, monkeypatch, capsys):
+    from easycls.data import cache
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cache.np, "empty", no_memory)
+    history = quick_train(hand_data, tmp_path / "run", cache=True)
+    assert history[-1]["mode"] == "val" and read_log(tmp_path / "run" / "log.json")[0]["cached"] is False
+    assert "not enough memory to hold the training images" in capsys.readouterr().out
+
+
+def test_an_unreadable_file_does_not_copy_the_decoded_images(hand_data, tmp_path):
+    import tracemalloc
+
+    from easycls.data.cache import decode_split
+
+    samples = [(str(p), 0) for p in sorted((hand_data / "training_set").rglob("*.png"))][:150]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    samples = samples[:5] + [(str(broken), 0)] + samples[5:]
+    decode_split(samples[:2], spec(3, 96), threads=1)  # imports and decoder set-up, once
+    tracemalloc.start()
+    split = decode_split(samples, spec(3, 96), threads=1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    cache_bytes = len(samples) * 3 * 96 * 96
+    assert len(split) == 150 and split.positions.tolist() == [0, 1, 2, 3, 4] + list(range(6, 151))
+    assert peak < 1.3 * cache_bytes  # the gap is closed in place, not by a second copy
+    assert np.array_equal(split.images[5].numpy(), load_for_model(samples[6][0], spec(3, 96)))
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, b"just some text\n" * 20, b""])
+def test_a_pth_file_that_is_not_a_checkpoint_is_explained(tmp_path, content):
+    from easycls import CheckpointError
+
+    path = tmp_path / "model.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="is not a readable PyTorch checkpoint"):
+        Classifier("LeNet").load_checkpoint(path)

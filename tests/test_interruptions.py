@@ -6,11 +6,12 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from easycls import Callback, Classifier, read_log
+from easycls import Callback, Classifier, TrainingInterrupted, read_log
 
 
 def val_accuracies(lines):
@@ -45,13 +46,24 @@ def poison_weights(run):
             parameter.fill_(float("nan"))
 
 
-def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(hand_data, tmp_path, capsys):
+def interrupted(data, folder, **kwargs):
+    """Train until a callback presses Ctrl-C: (the model, the TrainingInterrupted raised)."""
+    model = Classifier("LeNet")
+    model.load_dataset(data, check=None)
+    with pytest.raises(TrainingInterrupted) as stop:
+        model.train(save_fold=folder, verbose=False, **{"epochs": 3, **kwargs})
+    return model, stop.value
+
+
+def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(hand_data, tmp_path):
     _, straight = train(hand_data, tmp_path / "straight")
     # Pressed during step 3 of epoch 2: that step is finished, then training stops.
-    _, first = train(hand_data, tmp_path / "stopped", callbacks=[AtStep(15, press_ctrl_c)])
-    out = capsys.readouterr().out
-    assert "Training interrupted. Progress up to epoch 2, step 3 of" in out
-    assert "model.train(epochs=3, resume=True, save_fold=" in out
+    model, stop = interrupted(hand_data, tmp_path / "stopped", callbacks=[AtStep(15, press_ctrl_c)])
+    first = stop.history
+    assert str(stop).startswith("Training interrupted; its progress up to epoch 2, step 3 of 12 "
+                                "is saved in latest.pth. To continue exactly from there:\n    "
+                                "model.train(epochs=3, resume=True, save_fold=")
+    assert model.meta["epoch"] == 1 and model.fast_inference(np.zeros((8, 8), np.uint8))
     saved = torch.load(tmp_path / "stopped" / "latest.pth", weights_only=True)
     assert saved["meta"]["epoch"] == 1 and saved["progress"]["step"] == 3
 
@@ -63,21 +75,61 @@ def test_ctrl_c_saves_the_partial_epoch_and_resume_finishes_it_identically(hand_
         assert torch.allclose(final[key].float(), expected[key].float(), atol=1e-6), key
 
 
-def test_an_exception_mid_step_still_saves_and_resumes(hand_data, tmp_path, monkeypatch, capsys):
+def test_a_second_ctrl_c_before_the_weights_change_still_saves_exactly(hand_data, tmp_path, monkeypatch):
     real_loss, calls = nn.functional.cross_entropy, {"n": 0}
 
     def failing_loss(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 15:  # a KeyboardInterrupt raised inside a step (second Ctrl-C)
+        if calls["n"] == 15:  # a KeyboardInterrupt inside a step's forward pass (second Ctrl-C)
             raise KeyboardInterrupt
         return real_loss(*args, **kwargs)
 
     monkeypatch.setattr(nn.functional, "cross_entropy", failing_loss)
-    _, first = train(hand_data, tmp_path)
+    _, stop = interrupted(hand_data, tmp_path)
     monkeypatch.setattr(nn.functional, "cross_entropy", real_loss)
-    assert "Progress up to epoch 2, step 2 of" in capsys.readouterr().out
+    assert "progress up to epoch 2, step 2 of 12 is saved" in str(stop)
     _, rest = train(hand_data, tmp_path, resume=True)
-    assert [line["epoch"] for line in first + rest if line["mode"] == "val"] == [1, 2, 3]
+    assert [line["epoch"] for line in stop.history + rest if line["mode"] == "val"] == [1, 2, 3]
+
+
+def test_a_second_ctrl_c_inside_a_weight_update_saves_nothing_and_says_so(hand_data, tmp_path, monkeypatch):
+    real_step, calls = torch.optim.SGD.step, {"n": 0}
+
+    def interrupted_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 15:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", interrupted_step)
+    _, stop = interrupted(hand_data, tmp_path)
+    monkeypatch.undo()
+    assert str(stop).startswith("Training stopped in the middle of a weight update, so it was not "
+                                "saved: latest.pth still holds the end of epoch 1, and resuming "
+                                "from it is exact.")
+    assert torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]["epoch"] == 1
+    assert "progress" not in torch.load(tmp_path / "latest.pth", weights_only=True)
+
+
+def test_a_script_stopped_by_ctrl_c_ends_with_a_non_zero_exit_code(hand_data, tmp_path):
+    script = tmp_path / "stop.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal
+        from easycls import Callback, Classifier
+
+        class Stop(Callback):
+            def on_step_end(self, run, step):
+                if step == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        model = Classifier("LeNet")
+        model.load_dataset({str(hand_data)!r}, check=None)
+        model.train(epochs=2, save_fold={str(tmp_path / "run")!r}, callbacks=[Stop()])
+        print("the script went on")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "the script went on" not in done.stdout
+    assert "TrainingInterrupted: Training interrupted; its progress up to epoch 1, step 3" in done.stderr
 
 
 TRAINING_SCRIPT = textwrap.dedent("""
@@ -152,7 +204,7 @@ def test_ctrl_c_on_a_logging_step_keeps_its_record_and_resume_logs_the_rest(hand
             self.seen.append((run.epoch, step))
 
     train(hand_data, tmp_path / "straight", epochs=2)
-    train(hand_data, tmp_path / "stopped", epochs=2, callbacks=[AtStep(10, press_ctrl_c), Steps()])
+    interrupted(hand_data, tmp_path / "stopped", epochs=2, callbacks=[AtStep(10, press_ctrl_c), Steps()])
     assert Steps.seen[-1] == (1, 10)
     assert train_records(tmp_path / "stopped") == [(1, 10)]
     train(hand_data, tmp_path / "stopped", epochs=2, resume=True)

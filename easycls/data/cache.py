@@ -46,7 +46,7 @@ def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: i
     `progress(n)` is called (in this thread) as each n images are decoded. Ctrl-C stops
     the decoding threads and raises KeyboardInterrupt with a message saying so.
     """
-    images = np.empty((len(samples), *spec.shape), dtype=np.uint8)
+    images = np.empty((len(samples), *spec.shape), dtype=np.uint8)  # MemoryError: caller streams
     ok = np.zeros(len(samples), dtype=bool)
     skipped, stop = [], threading.Event()
 
@@ -78,8 +78,11 @@ def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: i
     finally:
         pool.shutdown(wait=True)
     keep = np.flatnonzero(ok)
+    for row, index in enumerate(keep):  # close the gaps in place: no second copy of the cache
+        if row != index:
+            images[row] = images[index]
     return DecodedSplit(
-        images=torch.from_numpy(images[keep] if len(keep) < len(samples) else images),
+        images=torch.from_numpy(images[:len(keep)]),
         labels=torch.tensor([samples[i][1] for i in keep], dtype=torch.int64),
         positions=torch.from_numpy(keep.astype(np.int64)),
         skipped=sorted(skipped),
@@ -91,8 +94,60 @@ def estimated_bytes(num_images: int, spec: InputSpec) -> int:
 
 
 def memory_budget() -> int:
-    """A quarter of physical memory: room for the model, the optimizer and the user."""
+    """Bytes the decoded images may take: half of what this process can still get, counting
+    the free memory, a container's limit and the process's own limit."""
+    room = [value for value in (_available_memory(), _container_room(), _process_room())
+            if value is not None]
+    return min(room) // 2 if room else 2 * 1024 ** 3
+
+
+def _available_memory():
     try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:  # no /proc (macOS): a quarter of the physical memory, as a guess
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (AttributeError, ValueError, OSError):  # Windows has no sysconf
-        return 2 * 1024 ** 3
+        return None
+
+
+def _read_number(path: str):
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _container_room():
+    """A cgroup's memory limit minus its use (Docker, Kubernetes, JupyterHub)."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read_number(limit_file), _read_number(usage_file)
+        if limit is not None and usage is not None and limit < 1 << 60:
+            return max(0, limit - usage)
+    return None
+
+
+def _process_room():
+    """The address space `ulimit -v` leaves this process."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, ValueError, OSError):
+        return None
+    if limit == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            used = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError):
+        used = 0
+    return max(0, limit - used)

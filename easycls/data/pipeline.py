@@ -3,7 +3,7 @@ from typing import Sequence, Tuple
 
 import torch
 
-from ..log import progress
+from ..log import logger, progress
 from .batches import CachedBatches, StreamedBatches
 from .cache import decode_split, estimated_bytes, memory_budget
 from .input_spec import InputSpec
@@ -31,9 +31,15 @@ def make_batches(samples: Sequence[Tuple[str, int]], spec: InputSpec, *, batch_s
     Decoding into memory shows its progress (`what` names the images in messages).
     """
     if cached:
-        with progress(len(samples), f"Reading {what} into memory") as advance:
-            split = decode_split(samples, spec, progress=advance, what=what)
-        batches = CachedBatches(samples, split, batch_size, shuffle, generator, drop_single)
-        return batches, split.skipped
+        try:
+            with progress(len(samples), f"Reading {what} into memory") as advance:
+                split = decode_split(samples, spec, progress=advance, what=what)
+        except MemoryError:
+            logger.warning(f"Note: not enough memory to hold {what} "
+                           f"({estimated_bytes(len(samples), spec) / 1e9:.1f} GB decoded): "
+                           f"reading them from disk every epoch instead, as cache=False does.")
+        else:
+            batches = CachedBatches(samples, split, batch_size, shuffle, generator, drop_single)
+            return batches, split.skipped
     batches = StreamedBatches(samples, spec, batch_size, shuffle, generator, drop_single)
     return batches, []

@@ -18,6 +18,7 @@ from typing import List, Optional
 from ..log import logger
 from .checkpoint import save_atomic
 from .log_json import LogWriter
+from .run_folder import writing
 
 
 class Callback:
@@ -65,18 +66,21 @@ class LogJsonWriter(Callback):
     """Appends the run's header and every record to save_fold/log.json."""
 
     def __init__(self, save_fold):
-        self.log = LogWriter(Path(save_fold) / "log.json")
+        self.save_fold = Path(save_fold)
+        self.log = LogWriter(self.save_fold / "log.json")
 
     def on_run_start(self, run) -> None:
         header = run.meta(run.completed_epochs).to_dict()
         # OpenMMLab's log tools read any line with an "epoch" as a training record.
         header["completed_epochs"] = header.pop("epoch")
         header.update(run.facts)
-        self.log.write(header, sync=True)
+        with writing(self.log.path, self.save_fold):
+            self.log.write(header, sync=True)
 
     def on_log(self, run, record: dict) -> None:
         # Forced to disk once an epoch (with the validation line), not for every line.
-        self.log.write(record, sync=record.get("mode") == "val")
+        with writing(self.log.path, self.save_fold):
+            self.log.write(record, sync=record.get("mode") == "val")
 
 
 class CheckpointSaver(Callback):
@@ -87,20 +91,18 @@ class CheckpointSaver(Callback):
 
     def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
         checkpoint = run.checkpoint()
-        for name in run.improved:
-            save_atomic(checkpoint, self.save_fold / f"best_{name}.pth")
-        save_atomic(checkpoint, self.save_fold / "latest.pth")
+        names = [f"best_{name}.pth" for name in run.improved] + ["latest.pth"]
         if self.save_interval and epoch % self.save_interval == 0:
-            save_atomic(checkpoint, self.save_fold / f"epoch_{epoch}.pth")
+            names.append(f"epoch_{epoch}.pth")
+        for name in names:
+            self._save(checkpoint, name)
+
+    def _save(self, checkpoint: dict, name: str) -> Path:
+        with writing(self.save_fold / name, self.save_fold):
+            return save_atomic(checkpoint, self.save_fold / name)
 
     def on_interrupt(self, run, progress: Optional[dict]) -> None:
-        path = save_atomic(run.checkpoint(progress), self.save_fold / "latest.pth")
-        done = run.completed_epochs
-        where = (f"epoch {done + 1}, step {progress['step']} of {run.steps_per_epoch}"
-                 if progress else f"the end of epoch {done}")
-        logger.warning(f"\nTraining interrupted. Progress up to {where} is saved in '{path}'. "
-                       f"To continue exactly from there:\n    model.train(epochs="
-                       f"{run.recipe.epochs}, resume=True, save_fold={str(self.save_fold)!r})")
+        self._save(run.checkpoint(progress), "latest.pth")
 
     def on_run_end(self, run) -> None:
         if run.interrupted or run.failed:

@@ -139,7 +139,8 @@ def _cache(name, value, context):
     if value is True or value is False or value == "auto":
         return value
     raise TrainingError(f"cache={value!r} is not valid: use 'auto' (decode into memory when it "
-                        f"fits in a quarter of the RAM), True or False (read files every epoch).")
+                        f"fits in the memory this process can have), True or False (read files "
+                        f"every epoch).")
 
 
 CALLBACK_HOOKS = {hook: inspect.signature(method) for hook, method in vars(Callback).items()

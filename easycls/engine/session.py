@@ -3,6 +3,7 @@
 Turns train()'s options into a recipe, a model, batches and the callbacks that
 write the run's files, then lets the Trainer loop.
 """
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -12,7 +13,7 @@ from torch import nn
 
 from ..data.folder import FolderDataset
 from ..data.images import survey_images
-from ..errors import CheckpointError
+from ..errors import CheckpointError, TrainingInterrupted
 from ..log import live_bar_class, logger
 from ..models import ModelSpec, create_model, find_head
 from ..process import is_main_process
@@ -21,7 +22,7 @@ from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matchi
                          model_from_checkpoint, read_checkpoint)
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
                       run_setting)
-from .run_folder import check_save_fold, prepare_save_fold
+from .run_folder import check_save_fold, claimed, prepare_save_fold
 from .trainer import Trainer, seed_everything
 from .training_data import prepare_training_data
 
@@ -67,8 +68,8 @@ def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> T
         _load_start_weights(model, start, dataset.classes)
     check_save_fold(folder)
     logger.info(recipe.describe())
-    trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=True)
-    return _fit(trainer)
+    with _claim(folder):
+        return _fit(_trainer(model, dataset, recipe, folder, device, extras, new_run=True), folder)
 
 
 def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
@@ -106,17 +107,23 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
         return TrainingOutcome([], model, state.meta)
     logger.info(f"Resuming '{path}' after epoch {state.meta.epoch} of {recipe.epochs}, with "
                 f"the settings it was started with.")
-    trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=False)
-    try:
-        note = trainer.resume_from(state.training, state.meta)
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
-        raise CheckpointError(
-            f"Cannot resume from '{path}': its training state is damaged ({type(exc).__name__}: "
-            f"{exc}). Start a new run from its weights instead: model.train(epochs=..., "
-            f"checkpoint='{path}', save_fold=<another folder>).") from exc
-    if note:
-        logger.warning(note)
-    return _fit(trainer)
+    with _claim(folder):
+        trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=False)
+        try:
+            note = trainer.resume_from(state.training, state.meta)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(
+                f"Cannot resume from '{path}': its training state is damaged "
+                f"({type(exc).__name__}: {exc}). Start a new run from its weights instead: "
+                f"model.train(epochs=..., checkpoint='{path}', save_fold=<another folder>).") from exc
+        if note:
+            logger.warning(note)
+        return _fit(trainer, folder)
+
+
+def _claim(folder: Path):
+    """The main process holds save_fold while it trains; the others write nothing there."""
+    return claimed(folder) if is_main_process() else contextlib.nullcontext()
 
 
 def _run_extras(given) -> dict:
@@ -143,8 +150,18 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
     return Trainer(model, data, recipe, device, generator, callbacks)
 
 
-def _fit(trainer: Trainer) -> TrainingOutcome:
-    history = trainer.fit()
+def _fit(trainer: Trainer, folder: Path) -> TrainingOutcome:
+    try:
+        history = trainer.fit()
+    except TrainingInterrupted as stop:
+        interrupted = TrainingInterrupted(
+            f"{stop} To continue exactly from there:\n    model.train(epochs="
+            f"{trainer.recipe.epochs}, resume=True, save_fold={str(folder)!r})")
+        # The weights reached so far are the model's, as after a finished run.
+        interrupted.outcome = TrainingOutcome(trainer.history, trainer.network,
+                                              trainer.meta(trainer.completed_epochs))
+        interrupted.history = trainer.history
+        raise interrupted from None
     return TrainingOutcome(history, trainer.network, trainer.meta(trainer.completed_epochs))
 
 

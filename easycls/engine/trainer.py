@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..data.augment import BatchAugment, Normalize
-from ..errors import TrainingError
+from ..errors import TrainingError, TrainingInterrupted
 from .accel import Acceleration
 from .callbacks import CallbackList
 from .checkpoint import CheckpointMeta, checkpoint_dict, unwrap
@@ -80,7 +80,7 @@ class Trainer:
         self.improved: List[str] = []
         self.history: List[dict] = []
         self.completed_epochs, self.epoch, self.step = 0, 1, 0
-        self.stop_training = self.interrupted = self.failed = False
+        self.stop_training = self.interrupted = self.failed = self._updating = False
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
         # interrupted epoch can be finished exactly as it would have gone.
@@ -137,17 +137,20 @@ class Trainer:
         """Train the remaining epochs; return the train and val records announced."""
         if self.completed_epochs >= self.recipe.epochs:
             return []
+        stopped = None
         try:
             self.callbacks.on_run_start(self)
             with stop_at_step_boundaries() as self.stop_request:
                 self._epochs()
         except KeyboardInterrupt:
-            self._interrupted()
+            stopped = self._interrupted()
         except BaseException:
             self.failed = True
             raise
         finally:
             self.callbacks.on_run_end(self)
+        if stopped:
+            raise TrainingInterrupted(stopped)
         return self.history
 
     def _epochs(self) -> None:
@@ -162,18 +165,29 @@ class Trainer:
             if self.stop_training:
                 break
 
-    def _interrupted(self) -> None:
-        """Ctrl-C: restore the state after the last finished step and announce it."""
+    def _interrupted(self) -> str:
+        """Ctrl-C: restore the state after the last finished step, have it saved, and say
+        what was saved."""
         self.interrupted = True
+        done = self.completed_epochs
+        kept = (f"latest.pth still holds the end of epoch {done}, and resuming from it is "
+                f"exact" if done else "nothing was saved yet")
+        if self._updating:  # a second Ctrl-C inside a weight update: half of it may be done
+            return f"Training stopped in the middle of a weight update, so it was not saved: {kept}."
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            self._check_finite(float("nan"), self.completed_epochs + 1,
-                               self.progress["step"] if self.progress else 0)
+            self._check_finite(float("nan"), done + 1, self.progress["step"] if self.progress else 0)
         progress = self.progress
-        if not progress or progress["epoch"] != self.completed_epochs + 1:
+        if not progress or progress["epoch"] != done + 1:
             progress = None
         if self._step_rng is not None:  # the unfinished step will be drawn again
             restore_rng(self._step_rng, self.generator)
-        self.callbacks.on_interrupt(self, progress)
+        try:
+            self.callbacks.on_interrupt(self, progress)
+        except KeyboardInterrupt:  # pressed again while saving: files are replaced whole
+            return f"Training stopped again while saving, so the save was dropped: {kept}."
+        where = (f"epoch {done + 1}, step {progress['step']} of {self.steps_per_epoch}"
+                 if progress else f"the end of epoch {done}")
+        return f"Training interrupted; its progress up to {where} is saved in latest.pth."
 
     def _report_streamed_bad_files(self) -> None:
         """Files found unreadable while streaming: warned once, logged, counted against the rule."""
@@ -213,10 +227,11 @@ class Trainer:
                                                    label_smoothing=self.recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.schedule.lr
+            self._updating = True  # from here until the step is counted, weights are changing
             self.accel.backward_and_step(loss, self.optimizer)
             self.schedule.step()
             self.progress["step"] = self.step = step
-            self._step_rng = None  # the step is done
+            self._step_rng, self._updating = None, False  # the step is done
             now = time.perf_counter()
             window.add(loss, data_done - tick, now - tick)
             tick = now

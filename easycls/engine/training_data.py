@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..data.batches import CachedBatches
 from ..data.folder import FolderDataset
 from ..data.pipeline import MAX_UNREADABLE_SHARE, make_batches, should_cache, too_many_unreadable
 from ..errors import TrainingError
@@ -56,6 +57,7 @@ def prepare_training_data(dataset: FolderDataset, recipe: Recipe, device: torch.
     place = train.place(device, gpu_budget)
     if val is not None:
         val.place(device, gpu_budget - train.images.numel() if place == "gpu" else 0)
+    cached = isinstance(train, CachedBatches)  # not when memory ran short after all
     facts = {"cached": cached, "data_place": place,
              "decode_seconds": round(time.perf_counter() - started, 3) if cached else 0.0,
              "dataset": str(dataset.root), "dataset_sizes": dataset.sizes()}
