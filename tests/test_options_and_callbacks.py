@@ -253,6 +253,7 @@ def test_a_backbone_that_names_no_defaults_gets_the_librarys():
     ({"epochs": float("inf")}, "epochs=inf is not valid"),
     ({"channels": 1.0}, r"channels=1.0 is not valid: use 1 \(grayscale\) or 3"),
     ({"save_fold": 123}, "save_fold=123 is not valid: expected a path"),
+    ({"save_fold": ""}, "save_fold='' is not valid: expected a path"),
     ({"random_seed": 2**70}, "random_seed=1180591620717411303424 is not valid: expected a whole number from 0"),
     ({"image_size": 10**9}, "image_size=1000000000 is not valid: expected a whole number from 1 to 4096"),
     ({"lr": float("inf")}, "lr=inf is not valid: expected a number above 0"),
