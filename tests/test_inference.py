@@ -380,13 +380,17 @@ def test_the_table_rule_fits_the_terminal(model, monkeypatch):
 
 
 def test_a_notebook_shows_a_dozen_pictures_and_says_where_the_rest_are(monkeypatch, tmp_path, capsys):
-    import IPython.display
+    import sys
+    import types
 
     from easycls.inference import InputItem
     from easycls.visualize import save_annotated
 
     shown = []
-    monkeypatch.setattr(IPython.display, "display", shown.append)
+    display = types.ModuleType("IPython.display")  # a notebook's display(), without IPython
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
     items = [InputItem(None, Image.new("L", (30, 30)), f"{i}.png") for i in range(15)]
     rows = [{"pred_class": "rock", "pred_label": 1, "pred_score": 0.9}] * 15
     save_annotated(items, rows, tmp_path, display=True)
