@@ -18,9 +18,10 @@ setup(
         "torchvision>=0.16",
         "pillow>=10.1",
         "numpy>=1.22",
-        "opencv-python>=4.5",
+        "opencv-python-headless>=4.5",
         "matplotlib>=3.5",
         "tqdm>=4.60",
+        "grad-cam>=1.5",
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
     classifiers=[

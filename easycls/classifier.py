@@ -14,7 +14,7 @@ from .errors import (CheckpointError, DatasetError, EasyclsError, SettingError,
                      TrainingInterrupted)
 from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
-from .models import get_spec, list_models
+from .models import create_model, get_spec, list_models
 from .process import is_main_process
 from .results import format_results
 
@@ -85,9 +85,18 @@ class Classifier:
         return f"Classifier(backbone={self.backbone!r}, num_classes={self.num_classes!r}, classes={classes!r})"
 
     @staticmethod
-    def sota() -> List[str]:
-        """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...]."""
-        return list_models()
+    def sota(details: bool = False) -> Union[List[str], List[dict]]:
+        """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...].
+
+        details=True prints and returns, for each, its default input, parameters and FLOPs.
+        """
+        if not details:
+            return list_models()
+        from .models.summary import backbone_table, format_backbone_table
+
+        table = backbone_table()
+        logger.info(format_backbone_table(table))
+        return table
 
     def load_dataset(self, path: Union[str, Path], check: Optional[str] = "quick") -> FolderDataset:
         """Read an ImageNet-style data set folder, fix its classes and check it.
@@ -224,6 +233,48 @@ class Classifier:
             save_annotated(items, rows, save_fold, display=in_notebook())
         self.last_results = results
         return results
+
+    def cam(self, image, target_class=None, method: str = "gradcam", target_layer: Optional[str] = None,
+            show: bool = True, save_fold: Union[str, Path] = "cam_result",
+            color_order: Optional[str] = None, recursive: bool = False):
+        """Class activation maps: where in the picture the model looked for a class.
+
+        `image` takes what inference() takes. target_class: a class name or number
+        (default: the predicted class); method: 'gradcam', 'gradcam++', 'layercam' or
+        'eigencam'; target_layer: a layer name (default: the backbone's last
+        convolutional block). show=True saves heat-map overlays into save_fold.
+        Returns a result dict (a list for a folder or list) with the map as 'cam'.
+
+        Example:
+            >>> result = model.cam('demo/rock.png', target_class='rock')
+        """
+        from .visualize.cam import cam_inputs
+
+        results = cam_inputs(self._require_predictor(), self.spec, image, target_class=target_class,
+                             method=method, target_layer=target_layer, color_order=color_order,
+                             recursive=recursive, save_fold=save_fold if show else None,
+                             display=in_notebook())
+        self.last_results = results
+        return results
+
+    def summary(self, image_size: Optional[int] = None) -> dict:
+        """Parameters, FLOPs, input spec and a per-block table of the network, printed
+        and returned as a dict (the trained or loaded network, else a fresh one).
+
+        Example:
+            >>> info = cls('ResNet18', num_classes=3).summary()
+        """
+        from .models.summary import format_summary, summarize
+
+        if self.net is not None:
+            net, channels, size = self.net, self.meta["in_channels"], self.meta["image_size"]
+        else:
+            channels = self.spec.channels or 3
+            net = create_model(self.backbone, self.num_classes or 10, channels)
+            size = self.spec.image_size
+        info = summarize(net, self.backbone, channels, image_size or size)
+        logger.info(format_summary(info))
+        return info
 
     def print_result(self, result=None, lang: str = "en") -> None:
         """Print a table of the given results (default: the last ones).

@@ -231,35 +231,35 @@ def test_print_result_in_an_unknown_language_is_explained(model, hand_data):
 
 
 def test_without_a_chinese_font_pictures_show_the_class_number(monkeypatch, tmp_path, capsys):
-    from easycls import visualize
     from easycls.inference import InputItem
+    from easycls.visualize import fonts, label_text, save_annotated
 
-    monkeypatch.setattr(visualize, "CJK_FONTS", ())
-    monkeypatch.delenv(visualize.FONT_VARIABLE, raising=False)
-    visualize._cjk_font_path.cache_clear()
-    visualize._warn_no_cjk_font.cache_clear()
+    monkeypatch.setattr(fonts, "CJK_FONTS", ())
+    monkeypatch.delenv(fonts.FONT_VARIABLE, raising=False)
+    fonts.cjk_font_path.cache_clear()
+    fonts.warn_no_cjk_font.cache_clear()
     try:
         result = {"pred_class": "石头", "pred_label": 1, "pred_score": 0.9}
-        assert visualize.label_text(result) == "class 1 0.90"
+        assert label_text(result) == "class 1 0.90"
         item = InputItem(None, Image.new("L", (30, 30)), "x.png")
-        visualize.save_annotated([item], [result], tmp_path)
+        save_annotated([item], [result], tmp_path)
         assert "sudo apt-get install fonts-noto-cjk" in capsys.readouterr().out
         assert (tmp_path / "x.png").exists()
     finally:
-        visualize._cjk_font_path.cache_clear()
-        visualize._warn_no_cjk_font.cache_clear()
+        fonts.cjk_font_path.cache_clear()
+        fonts.warn_no_cjk_font.cache_clear()
 
 
 def test_a_font_named_by_the_user_draws_class_names(monkeypatch):
-    from easycls import visualize
+    from easycls.visualize import fonts, label_text
 
-    latin = visualize._latin_font_path()
-    monkeypatch.setenv(visualize.FONT_VARIABLE, latin)
-    visualize._cjk_font_path.cache_clear()
+    latin = fonts.latin_font_path()
+    monkeypatch.setenv(fonts.FONT_VARIABLE, latin)
+    fonts.cjk_font_path.cache_clear()
     try:
-        assert visualize.label_text({"pred_class": "石头", "pred_label": 1, "pred_score": 0.5}) == "石头 0.50"
+        assert label_text({"pred_class": "石头", "pred_label": 1, "pred_score": 0.5}) == "石头 0.50"
     finally:
-        visualize._cjk_font_path.cache_clear()
+        fonts.cjk_font_path.cache_clear()
 
 
 def test_inference_with_a_checkpoint_does_not_change_what_training_starts_from(

@@ -1,59 +1,13 @@
-"""Pictures for people: inputs annotated with the predicted class and score."""
-import os
-from functools import lru_cache
+"""Inputs annotated with the predicted class and score, saved under their own names."""
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from .log import logger
+from ..log import logger
+from .fonts import drawable, pil_font
 
 MIN_SIDE = 256  # small inputs (28-px digits) are enlarged so the label stays readable
-# Fonts that can draw Chinese class names, by platform; checked in order.
-CJK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "/System/Library/Fonts/STHeiti Light.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-    "C:/Windows/Fonts/simhei.ttf",
-)
-
-
-FONT_VARIABLE = "EASYCLS_FONT"  # a .ttf/.ttc file to draw class names with
-
-
-@lru_cache(maxsize=None)
-def _cjk_font_path() -> Optional[str]:
-    """A font that can draw Chinese: the user's choice, else one the system has."""
-    chosen = os.environ.get(FONT_VARIABLE)
-    for path in ((chosen,) if chosen else ()) + CJK_FONTS:
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-@lru_cache(maxsize=None)
-def _latin_font_path() -> Optional[str]:
-    import matplotlib  # only for the path of the DejaVu font it ships
-
-    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
-    return path if os.path.isfile(path) else None
-
-
-def _font(text: str, size: int) -> ImageFont.ImageFont:
-    path = _latin_font_path() if text.isascii() else _cjk_font_path()
-    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size)
-
-
-@lru_cache(maxsize=1)
-def _warn_no_cjk_font() -> None:
-    logger.warning(f"No font that can draw these class names was found, so the pictures show the "
-          f"class number instead. Install one (Debian/Ubuntu: sudo apt-get install "
-          f"fonts-noto-cjk) or set the environment variable {FONT_VARIABLE} to a .ttf/.ttc "
-          f"font file.")
 
 
 def annotate(image: Image.Image, text: str) -> Image.Image:
@@ -63,7 +17,7 @@ def annotate(image: Image.Image, text: str) -> Image.Image:
     if scale > 1:
         image = image.resize((round(image.width * scale), round(image.height * scale)),
                              Image.NEAREST if min(image.size) <= 64 else Image.BICUBIC)
-    font = _font(text, max(14, image.width // 16))
+    font = pil_font(text, max(14, image.width // 16))
     draw = ImageDraw.Draw(image, "RGBA")
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     pad = max(4, (bottom - top) // 4)
@@ -75,11 +29,7 @@ def annotate(image: Image.Image, text: str) -> Image.Image:
 
 def label_text(result: dict) -> str:
     """'class score', or 'class N score' where no installed font can draw the name."""
-    text = f"{result['pred_class']} {result['pred_score']:.2f}"
-    if text.isascii() or _cjk_font_path():
-        return text
-    _warn_no_cjk_font()
-    return f"class {result['pred_label']} {result['pred_score']:.2f}"
+    return f"{drawable(result['pred_class'], result['pred_label'])} {result['pred_score']:.2f}"
 
 
 WRITABLE = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
