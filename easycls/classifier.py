@@ -16,7 +16,7 @@ from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import create_model, get_spec, list_models
 from .process import is_main_process
-from .results import format_results
+from .results import check_lang, format_results
 
 DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
 
@@ -233,6 +233,41 @@ class Classifier:
             save_annotated(items, rows, save_fold, display=in_notebook())
         self.last_results = results
         return results
+
+    def evaluate(self, split: Union[str, Path] = "test", checkpoint: Optional[Union[str, Path]] = None,
+                 topk=None, batch_size: Optional[int] = None, out: Optional[Union[str, Path]] = None,
+                 lang: str = "en") -> dict:
+        """Accuracy, per-class precision / recall / F1 and the confusion matrix on labelled pictures.
+
+        split: 'test' (the loaded data set's test split, else its val split), 'val',
+        'train', or a folder (a data set, a split folder, or one sub-folder per class).
+        checkpoint: evaluate that file instead of the model's weights (the model is not
+        changed). out='result.csv' or '.json' writes one row per picture. Prints a report
+        and returns it as a dict; pass it to easycls.plot_confusion_matrix or plot_gallery.
+
+        Example:
+            >>> report = model.evaluate('test', out='test_predictions.csv')
+            >>> report['accuracy_top-1'], report['f1_score']['rock']
+        """
+        from .evaluation import evaluate_predictor, evaluation_samples, format_report, write_predictions
+
+        if checkpoint is not None:
+            state = read_checkpoint(checkpoint)
+            predictor = Predictor(model_from_checkpoint(state), state.meta, resolve_device(self.device))
+        else:
+            predictor = self._require_predictor()
+        check_lang(lang)
+        classes = predictor.classes
+        topk = (train_options.default_topk(len(classes)) if topk is None
+                else train_options.checked_topk(topk, len(classes), error=EasyclsError))
+        if batch_size is not None:
+            train_options.whole_number(1)("batch_size", batch_size, None)
+        samples, split, source = evaluation_samples(split, self.dataset, classes)
+        report = evaluate_predictor(predictor, samples, split, source, topk, batch_size)
+        logger.info(format_report(report, lang))
+        if out is not None and is_main_process():
+            logger.info(f"Wrote one row per picture to '{write_predictions(report, out)}'.")
+        return report
 
     def cam(self, image, target_class=None, method: str = "gradcam", target_layer: Optional[str] = None,
             show: bool = True, save_fold: Union[str, Path] = "cam_result",

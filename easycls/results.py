@@ -11,9 +11,13 @@ HEADERS = {
 }
 
 
-def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
+def check_lang(lang: str) -> None:
     if lang not in HEADERS:
         raise EasyclsError(f"lang={lang!r} is not supported: use 'en' (English) or 'zh' (中文).")
+
+
+def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
+    check_lang(lang)
     rows = [results] if isinstance(results, dict) else results
     if not isinstance(rows, (list, tuple)) or not all(
             isinstance(r, dict) and ("pred_class" in r or "error" in r) for r in rows):
@@ -29,11 +33,11 @@ def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
         others = ", ".join(f"{c} {s:.2f}" for c, s in result["topk"][1:])
         table.append((name, result["pred_class"], f"{result['pred_score']:.4f}", others))
     header = HEADERS[lang]
-    widths = [max(_width(str(row[i])) for row in [header, *table]) for i in range(3)]
-    lines = ["  ".join(_pad(str(cell), widths[i]) if i < 3 else str(cell)
+    widths = [max(text_width(str(row[i])) for row in [header, *table]) for i in range(3)]
+    lines = ["  ".join(pad(str(cell), widths[i]) if i < 3 else str(cell)
                        for i, cell in enumerate(row)).rstrip() for row in [header, *table]]
     columns = shutil.get_terminal_size((100, 24)).columns
-    lines.insert(1, "-" * min(max(_width(line) for line in lines), columns))
+    lines.insert(1, "-" * min(max(text_width(line) for line in lines), columns))
     return "\n".join(lines)
 
 
@@ -49,10 +53,10 @@ def _display_names(rows: List[dict]) -> List[str]:
             else f"#{index}" for index, path in enumerate(paths)]
 
 
-def _width(text: str) -> int:
+def text_width(text: str) -> int:
     # Chinese characters take two columns in a terminal.
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _pad(text: str, width: int) -> str:
-    return text + " " * (width - _width(text))
+def pad(text: str, width: int) -> str:
+    return text + " " * (width - text_width(text))

@@ -112,6 +112,12 @@ def _find_split_folder(root: Path, split: str) -> Optional[Path]:
     return root / min(found, key=lambda name: SPLIT_FOLDERS[split].index(_split_key(name)))
 
 
+def split_folders(root: Path) -> Dict[str, Path]:
+    """The split folders directly inside `root`, by split ('train', 'val', 'test')."""
+    found = {split: _find_split_folder(root, split) for split in SPLIT_FOLDERS}
+    return {split: folder for split, folder in found.items() if folder is not None}
+
+
 def _note_other_folders(root: Path, used: List[Path], reading: Reading) -> None:
     """Folders beside the splits that hold images easycls does not read: name them."""
     for name in _subfolders(root):

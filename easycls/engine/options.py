@@ -185,6 +185,18 @@ def _callbacks(name, value, context):
     return callbacks
 
 
+def _class_weight(name, value, context):
+    n = context.num_classes
+    if isinstance(value, str) and value.lower() == "balanced":
+        return "balanced"
+    if isinstance(value, (list, tuple)) and len(value) == n and all(
+            _is_number(w) and w >= 0 for w in value) and any(w > 0 for w in value):
+        return [float(w) for w in value]
+    raise _invalid(name, value, f"'balanced' (each class weighs in inverse to its number of "
+                                f"training pictures) or a list of {n} weights of 0 or more, one "
+                                f"per class in the order of classes.txt")
+
+
 def _pretrained(name, value, context):
     value = yes_or_no(name, value, context)
     if value and not context.spec.pretrained_available:
@@ -240,14 +252,23 @@ def _warmup_epochs(name, value, context):
 
 
 def _topk(name, value, context):
+    return checked_topk(value, context.num_classes)
+
+
+def checked_topk(value, num_classes: int, error=TrainingError) -> Tuple[int, ...]:
+    """The k's of top-k accuracy, sorted, with top-1 always among them."""
     values = (value,) if isinstance(value, int) else tuple(value) if isinstance(
         value, (list, tuple)) else ()
-    n = context.num_classes
+    n = num_classes
     if not values or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n
                          for k in values):
-        raise TrainingError(f"topk={value!r} is not valid for {n} classes: give whole numbers "
-                            f"from 1 to {n}, e.g. topk=(1, {min(5, n)}).")
+        raise error(f"topk={value!r} is not valid for {n} classes: give whole numbers "
+                    f"from 1 to {n}, e.g. topk=(1, {min(5, n)}).")
     return tuple(sorted(set(values) | {1}))  # top-1 is always reported
+
+
+def default_topk(num_classes: int) -> Tuple[int, ...]:
+    return (1, 5) if num_classes > 5 else (1,)
 
 
 # ---------------------------------------------------------------------- defaults
@@ -318,7 +339,7 @@ def _choose_image_size(context):
 
 def _choose_topk(context):
     n = context.num_classes
-    return ((1, 5) if n > 5 else (1,)), "top-1 always" + (
+    return default_topk(n), "top-1 always" + (
         "; top-5 too, with more than 5 classes" if n > 5 else "")
 
 
@@ -346,6 +367,8 @@ OPTIONS: List[Option] = [
            _warmup_epochs, _choose_warmup),
     Option("label_smoothing", 0.0, "share of each target spread over the other classes",
            between(0, 0.5)),
+    Option("class_weight", None, "'balanced' or one loss weight per class, for imbalanced data",
+           optional(_class_weight)),
     Option("image_size", None, "side in pixels the pictures are resized to", _image_size,
            _choose_image_size),
     Option("channels", None, "1 (grayscale) or 3 (RGB)", _channels, _choose_channels),

@@ -35,6 +35,17 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.Adagrad(params, lr=recipe.lr, weight_decay=wd)
 
 
+def loss_weights(class_weight, labels: List[int], num_classes: int) -> Optional[torch.Tensor]:
+    """The cross-entropy weight of each class: given, or 'balanced' as scikit-learn counts it
+    (pictures / (classes x pictures of the class))."""
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        counts = torch.bincount(torch.tensor(labels, dtype=torch.int64), minlength=num_classes)
+        return len(labels) / (num_classes * counts.clamp(min=1).double())
+    return torch.tensor(class_weight, dtype=torch.float64)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch's global generators (weight initialisation, dropout) on every device."""
     torch.manual_seed(seed)
@@ -72,6 +83,9 @@ class Trainer:
         self.schedule = WarmupCosine(self.optimizer, recipe.lr, recipe.epochs * self.steps_per_epoch,
                                      warmup_steps=self.steps_per_epoch * min(
                                          recipe.warmup_epochs, recipe.epochs - 1))
+        weights = loss_weights(recipe.class_weight, [label for _, label in data.train.samples],
+                               len(data.classes))
+        self.class_weights = None if weights is None else weights.float().to(device)
         self.augment = BatchAugment(recipe.image_size) if recipe.augment else None
         self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
         self.evaluator = Evaluator(Scorer(self.model, recipe.input_spec, device, self.accel),
@@ -224,6 +238,7 @@ class Trainer:
             data_done = time.perf_counter()
             with self.accel.autocast():
                 loss = nn.functional.cross_entropy(self.model(inputs), labels,
+                                                   weight=self.class_weights,
                                                    label_smoothing=self.recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.schedule.lr

@@ -36,7 +36,7 @@ class LeNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register("LeNet", image_size=32, channels=0, mean=(0.5,), std=(0.5,),
+@register("LeNet", image_size=32, channels=0, mean=(0.5,), std=(0.5,), cam_layer="features.6",
           defaults={"lr": 0.05, "batch_size": 64}, min_image_size=16)
 def lenet(num_classes: int, channels: int = 1, pretrained: bool = False) -> nn.Module:
     if pretrained:

@@ -27,6 +27,9 @@ class ModelSpec:
     aliases: Tuple[str, ...] = field(default_factory=tuple)
     pretrained_available: bool = False
     min_image_size: int = 32  # below this the network's strides and kernels run out of pixels
+    # The layer class activation maps look at by default: the last one whose output still
+    # has a spatial layout, where features are most about classes.
+    cam_layer: str = ""
 
     def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """Normalisation mean/std for the given channel count."""
@@ -48,14 +51,15 @@ def _key(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def register(name: str, *, image_size: int, channels: int, mean, std, defaults=None,
-             aliases=(), pretrained_available: bool = False, min_image_size: int = 32):
+def register(name: str, *, image_size: int, channels: int, mean, std, cam_layer: str,
+             defaults=None, aliases=(), pretrained_available: bool = False,
+             min_image_size: int = 32):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
         spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std),
                          dict(defaults or {}), tuple(aliases), pretrained_available,
-                         min_image_size)
+                         min_image_size, cam_layer)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name

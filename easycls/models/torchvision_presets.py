@@ -54,17 +54,19 @@ def _torchvision_builder(torchvision_name: str):
 
 
 _PRESETS = [
-    # name users type, torchvision name, default SGD lr at the default batch, batch, aliases
-    ("MobileNet", "mobilenet_v2", 0.05, 32, ("MobileNetV2", "MobileNet_V2")),
-    ("MobileNetV3", "mobilenet_v3_small", 0.05, 32, ("MobileNetV3Small",)),
-    ("ResNet18", "resnet18", 0.05, 32, ()),
-    ("ResNet34", "resnet34", 0.05, 32, ()),
-    ("ResNet50", "resnet50", 0.05, 32, ()),
-    ("EfficientNetB0", "efficientnet_b0", 0.05, 32, ("EfficientNet", "EfficientNet_B0")),
+    # name users type, torchvision name, default SGD lr at the default batch, batch, aliases,
+    # the last block before pooling (class activation maps' default layer)
+    ("MobileNet", "mobilenet_v2", 0.05, 32, ("MobileNetV2", "MobileNet_V2"), "features.18"),
+    ("MobileNetV3", "mobilenet_v3_small", 0.05, 32, ("MobileNetV3Small",), "features.12"),
+    ("ResNet18", "resnet18", 0.05, 32, (), "layer4"),
+    ("ResNet34", "resnet34", 0.05, 32, (), "layer4"),
+    ("ResNet50", "resnet50", 0.05, 32, (), "layer4"),
+    ("EfficientNetB0", "efficientnet_b0", 0.05, 32, ("EfficientNet", "EfficientNet_B0"),
+     "features.8"),
 ]
 
-for _name, _tv_name, _lr, _batch, _aliases in _PRESETS:
+for _name, _tv_name, _lr, _batch, _aliases, _cam_layer in _PRESETS:
     register(_name, image_size=224, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-             defaults={"lr": _lr, "batch_size": _batch}, aliases=_aliases,
+             cam_layer=_cam_layer, defaults={"lr": _lr, "batch_size": _batch}, aliases=_aliases,
              pretrained_available=True)(
         _torchvision_builder(_tv_name))

@@ -1,6 +1,6 @@
 """Inputs annotated with the predicted class and score, saved under their own names."""
 from pathlib import Path
-from typing import List
+from typing import Iterable, List, Tuple
 
 from PIL import Image, ImageDraw
 
@@ -10,13 +10,19 @@ from .fonts import drawable, pil_font
 MIN_SIDE = 256  # small inputs (28-px digits) are enlarged so the label stays readable
 
 
-def annotate(image: Image.Image, text: str) -> Image.Image:
-    """A copy of `image` (RGB, at least MIN_SIDE px) with `text` on a dark band at the top."""
+def enlarged(image: Image.Image) -> Image.Image:
+    """`image` as RGB, enlarged to at least MIN_SIDE px on its shorter side."""
     image = image.convert("RGB")
     scale = MIN_SIDE / min(image.size)
     if scale > 1:
         image = image.resize((round(image.width * scale), round(image.height * scale)),
                              Image.NEAREST if min(image.size) <= 64 else Image.BICUBIC)
+    return image
+
+
+def annotate(image: Image.Image, text: str) -> Image.Image:
+    """A copy of `image` (RGB, at least MIN_SIDE px) with `text` on a dark band at the top."""
+    image = enlarged(image)
     font = pil_font(text, max(14, image.width // 16))
     draw = ImageDraw.Draw(image, "RGBA")
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
@@ -53,15 +59,20 @@ SHOWN_INLINE = 12  # pictures a notebook cell displays; the rest are only writte
 
 
 def save_annotated(items, results: List[dict], save_fold, display: bool = False) -> List[Path]:
-    """Write annotated copies (same file names and sub-folders) into save_fold, say what
+    """Write the inputs, each labelled with its result, into save_fold (see save_pictures)."""
+    pictures = ((item.name, annotate(item.load(), label_text(result)))
+                for item, result in zip(items, results) if "error" not in result)
+    return save_pictures(pictures, save_fold, display)
+
+
+def save_pictures(pictures: Iterable[Tuple[str, Image.Image]], save_fold, display: bool = False,
+                  kind: str = "annotated") -> List[Path]:
+    """Write (input name, picture) pairs into save_fold under the inputs' names, say what
     they replaced, and show the first dozen in a notebook."""
     folder = Path(save_fold)
     written, replaced = [], 0
-    for item, result in zip(items, results):
-        if "error" in result:
-            continue
-        picture = annotate(item.load(), label_text(result))
-        target = _free_name(folder, item.name, written)
+    for name, picture in pictures:
+        target = _free_name(folder, name, written)
         target.parent.mkdir(parents=True, exist_ok=True)
         replaced += target.exists()
         picture.save(target)
@@ -70,7 +81,7 @@ def save_annotated(items, results: List[dict], save_fold, display: bool = False)
             from IPython.display import display as show
 
             show(picture)
-    logger.info(f"Saved {len(written)} annotated picture(s) in '{folder}'"
+    logger.info(f"Saved {len(written)} {kind} picture(s) in '{folder}'"
                 + (f", replacing {replaced} of the same name(s) from an earlier run" if replaced else "")
                 + (f"; the first {SHOWN_INLINE} are shown above" if display and len(written) > SHOWN_INLINE
                    else "") + ".")
