@@ -3,6 +3,8 @@ import difflib
 from pathlib import Path
 from typing import List, Optional, Union
 
+import torch
+
 from .data.doctor import check_dataset
 from .data.folder import FolderDataset, read_dataset
 from .engine import options as train_options
@@ -304,8 +306,9 @@ class Classifier:
         if self.net is not None:
             net, channels, size = self.net, self.meta["in_channels"], self.meta["image_size"]
         else:
-            channels = self.spec.channels or 3
-            net = create_model(self.backbone, self.num_classes or 10, channels)
+            channels = self.spec.channels or 1  # LeNet follows the data: gray unless trained on colour
+            with torch.device("meta"):  # counting needs shapes only
+                net = create_model(self.backbone, self.num_classes or 10, channels)
             size = self.spec.image_size
         info = summarize(net, self.backbone, channels, image_size or size)
         logger.info(format_summary(info))
