@@ -11,8 +11,10 @@ from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError,
                      PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
                      WeightsUnavailableError)
 from .version import __version__
+from .visualize import plot_confusion_matrix, plot_gallery, plot_log, show_dataset
 
-__all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__", "EasyclsError", "BackboneError",
+__all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__",
+           "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "SettingError", "TrainingInterrupted",
            "WeightsUnavailableError"]

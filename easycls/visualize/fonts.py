@@ -68,7 +68,7 @@ def drawable_names(names: Sequence[str]) -> List[str]:
     return [drawable(name, number) for number, name in enumerate(names)]
 
 
-def figure_font():
+def figure_font(size: float = 10):
     """matplotlib FontProperties that draw Latin and, where a CJK font exists, Chinese text."""
     from matplotlib import font_manager
 
@@ -77,4 +77,4 @@ def figure_font():
     if path:
         font_manager.fontManager.addfont(path)
         families.append(font_manager.FontProperties(fname=path).get_name())
-    return font_manager.FontProperties(family=families)
+    return font_manager.FontProperties(family=families, size=size)
