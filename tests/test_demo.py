@@ -33,3 +33,16 @@ def test_bundled_checkpoint_classifies_every_demo_picture(tmp_path):
                               checkpoint=checkpoint)
     assert [r["pred_class"] for r in results] == [Path(r["image"]).stem.rsplit("_", 1)[0]
                                                   for r in results]
+
+
+def test_the_pictures_demo_draws_every_picture(tmp_path):
+    for part in ("demo", "dataset"):
+        shutil.copytree(REPO / part, tmp_path / part)
+    done = subprocess.run([sys.executable, str(tmp_path / "demo" / "pictures.py")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "cls_pictures"
+    for name in ("dataset.png", "curves.png", "confusion.png", "gallery.png", "cam/rock.png",
+                 "cam_paper/rock.png", "cam_many/paper_0.png"):
+        assert (out / name).stat().st_size > 5000, name
+    assert (out / "test_predictions.csv").read_text(encoding="utf-8-sig").count("\n") == 91
