@@ -145,9 +145,12 @@ def test_class_names_that_are_paths_are_refused(small, name):
     from easycls.data.folder import read_dataset
 
     (small / "classes.txt").write_text(f"paper\nrock\n{name}\n")
-    with pytest.raises(DatasetError, match=r"cannot be used: a class name is the name of a "
-                                           r"folder inside training_set/"):
+    refused = r"cannot be used: a class name is the name of a folder inside training_set/"
+    with pytest.raises(DatasetError, match=refused):
         read_dataset(small, notify=lambda _: None)
+    for check in ("quick", "full"):  # the doctor collects problems: it must not walk '/' either
+        with pytest.raises(DatasetError, match=refused):
+            Classifier("LeNet").load_dataset(small, check=check)
 
 
 @pytest.mark.parametrize("line", ["../training_set/rock/rock_0000.png 1", "/etc/hosts 1"])

@@ -335,7 +335,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
                                f"in one folder per class, e.g. {train_dir}/cat/1.png.")
         source = "the sorted training folder names"
         reading.derive(classes_txt, classes, "was missing", "the training folder names (sorted)")
-    _check_class_names(classes, source, reading)
+    _check_class_names(classes, source)
     if len(classes) < 2:
         raise DatasetError(
             f"'{path}' has only one class ({classes[0]}, from {source}): a classifier needs at "
@@ -379,13 +379,17 @@ def read_dataset(path, num_classes: Optional[int] = None,
     return FolderDataset(root, classes, splits, notes)
 
 
-def _check_class_names(classes: List[str], source: str, reading: Reading) -> None:
-    """Class names become folder names and list lines: they must be plain, one-line names."""
+def _check_class_names(classes: List[str], source: str) -> None:
+    """Class names become folder names and list lines: they must be plain, one-line names.
+
+    Fatal even while problems are being collected: reading on would walk folders such
+    as '/' or '..' that are not the class's at all.
+    """
     bad = [name for name in classes
            if name in (".", "..") or os.path.isabs(name) or any(sep in name for sep in "/\\")
            or name != name.strip() or any(ord(ch) < 32 for ch in name)]
     if bad:
-        reading.problem(
+        raise DatasetError(
             f"Class name(s) {', '.join(repr(name) for name in bad)} (from {source}) cannot be "
             f"used: a class name is the name of a folder inside training_set/, so it may not be "
             f"'.' or '..', contain '/' or '\\', start or end with a space or hold a line "
