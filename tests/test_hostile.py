@@ -256,6 +256,48 @@ def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_note(hand_data, tmp_path
     assert not list((tmp_path / "run").glob(".*"))  # lock released, leftovers gone
 
 
+CLAIM_ONCE = """
+import sys, time
+from easycls.engine.run_folder import claimed
+from easycls.errors import TrainingError
+while time.time() < float(sys.argv[2]):  # start together
+    pass
+try:
+    with claimed(sys.argv[1]):
+        print("claimed", flush=True)
+        time.sleep(1.5)
+except TrainingError:
+    print("refused")
+"""
+
+
+def test_runs_started_at_the_same_moment_claim_the_folder_once(tmp_path):
+    import subprocess
+    import sys
+
+    start = time.time() + 3  # after every interpreter has imported easycls
+    runs = [subprocess.Popen([sys.executable, "-c", CLAIM_ONCE, str(tmp_path / "run"), str(start)],
+                             stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    said = [run.communicate(timeout=60)[0].strip() for run in runs]
+    assert sorted(said) == ["claimed", "refused", "refused", "refused"]
+
+
+def test_a_full_disk_while_claiming_leaves_no_empty_lock(tmp_path, monkeypatch):
+    import errno
+
+    from easycls import TrainingError
+    from easycls.engine import run_folder
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(run_folder.json, "dumps", full)
+    with pytest.raises(TrainingError, match=r"Cannot write into save_fold .* \(No space left on device\)"):
+        with run_folder.claimed(tmp_path / "run"):
+            pass
+    assert not (tmp_path / "run" / run_folder.LOCK_FILE).exists()
+
+
 def test_a_save_fold_that_cannot_be_written_is_refused_before_any_decoding(hand_data, tmp_path, monkeypatch):
     import errno
 

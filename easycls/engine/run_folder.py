@@ -14,6 +14,7 @@ from ..log import logger
 
 RUN_FILES = ("log.json", "latest.pth", "best_accuracy_top-*.pth", "epoch_*.pth")
 LOCK_FILE = ".easycls_run.lock"
+LOCK_READ_TRIES = 40  # x 50 ms: how long a lock being written is waited for
 
 
 def previous_run_files(folder: Path) -> list:
@@ -68,8 +69,13 @@ def claimed(folder):
             _refuse_or_take_over(lock, owner)
         except OSError as exc:
             raise _cannot_write(folder, exc.strerror or str(exc)) from None
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(owner, out)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(json.dumps(owner).encode("utf-8"))
+    except OSError as exc:  # a full disk: an empty lock would only confuse the next run
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        raise _cannot_write(folder, exc.strerror or str(exc)) from None
     _remove_leftovers(folder)
     try:
         yield folder
@@ -78,12 +84,26 @@ def claimed(folder):
             lock.unlink()
 
 
+def _lock_holder(lock: Path):
+    """(owner, pid, host) of a lock; None if it is gone. A run that has just made its lock
+    writes its name a moment later, so an empty lock is read again before it counts as
+    left by a dead run."""
+    for _ in range(LOCK_READ_TRIES):
+        try:
+            holder = json.loads(lock.read_text(encoding="utf-8"))
+            return holder, int(holder["pid"]), str(holder["host"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            time.sleep(0.05)
+    return {}, None, None
+
+
 def _refuse_or_take_over(lock: Path, me: dict) -> None:
-    try:
-        holder = json.loads(lock.read_text(encoding="utf-8"))
-        pid, host = int(holder["pid"]), str(holder["host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        holder, pid, host = {}, None, None
+    found = _lock_holder(lock)
+    if found is None:  # released meanwhile: claim it again
+        return
+    holder, pid, host = found
     running = pid is not None and pid != me["pid"] and (host != me["host"] or _alive(pid))
     if running:
         where = "this computer" if host == me["host"] else f"the computer {host}"
