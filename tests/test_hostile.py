@@ -258,8 +258,15 @@ def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_note(hand_data, tmp_path
 
 CLAIM_ONCE = """
 import sys, time
+from easycls.engine import run_folder
 from easycls.engine.run_folder import claimed
 from easycls.errors import TrainingError
+
+def slow_fdopen(*args, _fdopen=run_folder.os.fdopen, **kwargs):  # a slow disk: the lock
+    time.sleep(0.3)                                             # stays empty a moment
+    return _fdopen(*args, **kwargs)
+
+run_folder.os.fdopen = slow_fdopen
 while time.time() < float(sys.argv[2]):  # start together
     pass
 try:
