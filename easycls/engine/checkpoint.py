@@ -172,8 +172,10 @@ def _load(path):
             f"tensors and plain values. If you trust the file's author, re-save its weights "
             f"with torch.save(model.state_dict(), ...) and train from them. Detail: {exc}") from exc
     except (RuntimeError, EOFError, OSError, ValueError, IndexError, KeyError) as exc:
+        # A KeyError from a text file is a byte value, e.g. 544502645: no help to anyone.
+        detail = "" if isinstance(exc, KeyError) else f" ({type(exc).__name__}: {exc})"
         raise CheckpointError(f"'{path}' is not a readable PyTorch checkpoint (it may be "
-                              f"truncated or another kind of file): {exc}") from exc
+                              f"truncated or another kind of file){detail}.") from exc
 
 
 def _upgrade(raw: dict, version: int) -> dict:
