@@ -358,12 +358,15 @@ def test_a_log_that_cannot_be_written_is_explained(hand_data, tmp_path, monkeypa
     from easycls.engine.log_json import LogWriter
 
     def no_space(self, record, sync=False):
+        self.path.touch()  # opened for appending, then nothing could be written
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(LogWriter, "write", no_space)
     with pytest.raises(TrainingError, match=r"log.json' \(No space left on device\); the disk "
-                                            r"may be full"):
+                                            r"may be full. No checkpoint had been saved yet, so "
+                                            r"there is nothing to resume"):
         quick_train(hand_data, tmp_path / "run")
+    assert not (tmp_path / "run" / "log.json").exists()  # no empty log left behind
 
 
 def test_the_memory_budget_counts_free_memory_a_container_and_the_process_limit(monkeypatch):

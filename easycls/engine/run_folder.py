@@ -155,7 +155,16 @@ def writing(path, save_fold):
         yield
     except (OSError, RuntimeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-        raise TrainingError(
-            f"Could not write '{path}' ({reason}); the disk may be full. Nothing already "
-            f"saved was lost: the checkpoints in '{save_fold}' are whole. Free some space, "
-            f"then continue: model.train(resume=True, save_fold={str(save_fold)!r}).") from exc
+        path = Path(path)
+        with contextlib.suppress(OSError):
+            if path.name == "log.json" and path.stat().st_size == 0:  # nothing worth keeping
+                path.unlink()
+        if (Path(save_fold) / "latest.pth").is_file():
+            kept = (f"Nothing already saved was lost: the checkpoints in '{save_fold}' are "
+                    f"whole. Free some space, then continue: model.train(resume=True, "
+                    f"save_fold={str(save_fold)!r}).")
+        else:
+            kept = ("No checkpoint had been saved yet, so there is nothing to resume: free "
+                    "some space, then train again.")
+        raise TrainingError(f"Could not write '{path}' ({reason}); the disk may be full. "
+                            f"{kept}") from exc
