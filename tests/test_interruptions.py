@@ -111,6 +111,43 @@ def test_a_second_ctrl_c_inside_a_weight_update_saves_nothing_and_says_so(hand_d
     assert "progress" not in torch.load(tmp_path / "latest.pth", weights_only=True)
 
 
+def test_a_second_ctrl_c_inside_the_first_weight_updates_says_nothing_can_be_resumed(
+        hand_data, tmp_path, monkeypatch):
+    real_step, calls = torch.optim.SGD.step, {"n": 0}
+
+    def interrupted_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", interrupted_step)
+    _, stop = interrupted(hand_data, tmp_path)
+    assert str(stop).startswith("Training stopped in the middle of a weight update, so it was not "
+                                "saved: nothing was saved yet. Start again with:\n    "
+                                "model.train(epochs=3, save_fold=")
+    assert "resume=True" not in str(stop) and not (tmp_path / "latest.pth").exists()
+
+
+def test_ctrl_c_while_saving_an_epoch_then_again_names_the_epoch_latest_really_holds(
+        hand_data, tmp_path, monkeypatch):
+    from easycls.engine import callbacks
+
+    real_save = callbacks.save_atomic
+
+    def save(checkpoint, path):  # Ctrl-C on every save of epoch 2's latest.pth
+        if path.name == "latest.pth" and checkpoint["meta"]["epoch"] == 2:
+            raise KeyboardInterrupt
+        return real_save(checkpoint, path)
+
+    monkeypatch.setattr(callbacks, "save_atomic", save)
+    _, stop = interrupted(hand_data, tmp_path)
+    assert str(stop).startswith("Training stopped again while saving, so the save was dropped: "
+                                "latest.pth still holds the end of epoch 1, and resuming from it "
+                                "is exact. To continue exactly from there:")
+    assert torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]["epoch"] == 1
+
+
 def test_a_script_stopped_by_ctrl_c_ends_with_a_non_zero_exit_code(hand_data, tmp_path):
     script = tmp_path / "stop.py"
     script.write_text(textwrap.dedent(f"""

@@ -96,6 +96,7 @@ class CheckpointSaver(Callback):
             names.append(f"epoch_{epoch}.pth")
         for name in names:
             self._save(checkpoint, name)
+        run.saved_epoch = epoch
 
     def _save(self, checkpoint: dict, name: str) -> Path:
         with writing(self.save_fold / name, self.save_fold):

@@ -154,9 +154,11 @@ def _fit(trainer: Trainer, folder: Path) -> TrainingOutcome:
     try:
         history = trainer.fit()
     except TrainingInterrupted as stop:
+        epochs, where = trainer.recipe.epochs, repr(str(folder))
         interrupted = TrainingInterrupted(
-            f"{stop} To continue exactly from there:\n    model.train(epochs="
-            f"{trainer.recipe.epochs}, resume=True, save_fold={str(folder)!r})")
+            f"{stop} To continue exactly from there:\n    model.train(epochs={epochs}, resume=True, "
+            f"save_fold={where})" if trainer.resumable else
+            f"{stop} Start again with:\n    model.train(epochs={epochs}, save_fold={where})")
         # The weights reached so far are the model's, as after a finished run.
         interrupted.outcome = TrainingOutcome(trainer.history, trainer.network,
                                               trainer.meta(trainer.completed_epochs))

@@ -94,6 +94,10 @@ class Trainer:
         self.improved: List[str] = []
         self.history: List[dict] = []
         self.completed_epochs, self.epoch, self.step = 0, 1, 0
+        # The epoch whose end latest.pth holds (the checkpoint saver says), None before any:
+        # what an interrupted run can honestly promise to resume from.
+        self.saved_epoch: Optional[int] = None
+        self.resumable = False  # after an interruption: latest.pth has a state to resume from
         self.stop_training = self.interrupted = self.failed = self._updating = False
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
@@ -133,7 +137,7 @@ class Trainer:
         self.optimizer.load_state_dict(training["optimizer"])
         self.schedule.load_state_dict(training["scheduler"])
         restore_rng(training["rng"], self.generator)
-        self.completed_epochs = meta.epoch
+        self.completed_epochs = self.saved_epoch = meta.epoch
         self.best = dict(meta.best)
         self.accel.load_state_dict(training.get("scaler"))
         self.progress = training.get("progress")
@@ -183,9 +187,10 @@ class Trainer:
         """Ctrl-C: restore the state after the last finished step, have it saved, and say
         what was saved."""
         self.interrupted = True
-        done = self.completed_epochs
-        kept = (f"latest.pth still holds the end of epoch {done}, and resuming from it is "
-                f"exact" if done else "nothing was saved yet")
+        done, saved = self.completed_epochs, self.saved_epoch
+        self.resumable = saved is not None
+        kept = (f"latest.pth still holds the end of epoch {saved}, and resuming from it is "
+                f"exact" if saved is not None else "nothing was saved yet")
         if self._updating:  # a second Ctrl-C inside a weight update: half of it may be done
             return f"Training stopped in the middle of a weight update, so it was not saved: {kept}."
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
@@ -199,6 +204,7 @@ class Trainer:
             self.callbacks.on_interrupt(self, progress)
         except KeyboardInterrupt:  # pressed again while saving: files are replaced whole
             return f"Training stopped again while saving, so the save was dropped: {kept}."
+        self.resumable = True
         where = (f"epoch {done + 1}, step {progress['step']} of {self.steps_per_epoch}"
                  if progress else f"the end of epoch {done}")
         return f"Training interrupted; its progress up to {where} is saved in latest.pth."
