@@ -104,9 +104,11 @@ def test_a_pipe_named_like_a_picture_does_not_hang_anything(hand_data, loaded_mo
     assert all("pipe.png" not in path for path, _ in model.dataset.splits["train"])
 
 
-def test_every_decoding_path_scales_sixteen_bits_alike(tmp_path):
-    array = (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64) * 16).astype(np.uint16)
-    path = tmp_path / "deep.png"
+@pytest.mark.parametrize("brightest", [65535, 255])  # a full-range and a very dark picture
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_every_decoding_path_scales_sixteen_bits_alike(tmp_path, brightest, suffix):
+    array = (np.arange(64 * 64, dtype=np.float64).reshape(64, 64) / 4095 * brightest).astype(np.uint16)
+    path = tmp_path / f"deep{suffix}"
     Image.fromarray(array).save(path)
     from easycls.data.images import array_to_pil, to_model_array
 
@@ -114,6 +116,7 @@ def test_every_decoding_path_scales_sixteen_bits_alike(tmp_path):
     from_pil = to_model_array(Image.open(path), spec(1, 64))
     from_array = to_model_array(array_to_pil(array), spec(1, 64))
     assert np.array_equal(from_file, from_pil) and np.array_equal(from_pil, from_array)
+    assert from_file.max() == round(brightest / 257)
 
 
 def test_a_png_with_an_exif_orientation_is_turned_upright_on_every_path(tmp_path):

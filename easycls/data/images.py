@@ -85,7 +85,9 @@ def _high_bit_depth_to_8bit(image: Image.Image) -> Image.Image:
     array = np.asarray(image)
     if image.mode == "F" and array.size and float(array.max()) <= 1.0:
         return Image.fromarray(np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
-    if array.size and float(array.max()) > 255:
+    # I;16 is 16-bit by its mode, however dark the picture: scaled as OpenCV's 16-bit decode
+    # is. Mode I (32-bit) says nothing of the range, so its values tell.
+    if image.mode.startswith("I;16") or (array.size and float(array.max()) > 255):
         return Image.fromarray(sixteen_to_eight_bits(array), mode="L")  # 16-bit range
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), mode="L")
 
