@@ -11,7 +11,7 @@ from easycls.data.input_spec import InputSpec
 from easycls.engine.checkpoint import CheckpointMeta
 from easycls.inference import Predictor
 from easycls.models import IMAGENET_MEAN, IMAGENET_STD, create_model, get_spec, list_models
-from easycls.visualize.cam import cam_inputs
+from easycls.visualize.cam import cam_inputs, overlay
 
 
 @pytest.fixture
@@ -130,6 +130,15 @@ def test_resnet18_uses_its_registry_layer(tmp_path):
     assert Image.open(tmp_path / "image_0.png").size == (256, 341)  # the picture's own shape
 
 
+def test_a_center_cropping_model_colours_only_the_part_it_saw():
+    spec = InputSpec(32, 1, (0.5,), (0.5,), resize="center-crop", crop_pct=0.5)
+    result = {"cam": np.zeros((32, 32), np.float32), "target_class": "rock", "target_label": 1,
+              "target_score": 0.9}
+    picture = np.asarray(overlay(Image.new("RGB", (512, 256), "white"), result, spec))
+    assert picture[200, 20].tolist() == [255, 255, 255]  # outside the centre crop
+    assert picture[128, 256, 2] > picture[128, 256, 0] + 50  # inside: blue, the map's zero
+
+
 @pytest.mark.parametrize("backbone", list_models())
 def test_every_backbone_names_a_cam_layer_with_feature_maps(backbone):
     spec = get_spec(backbone)
@@ -137,6 +146,7 @@ def test_every_backbone_names_a_cam_layer_with_feature_maps(backbone):
     with torch.device("meta"):  # shapes only: no weights, no arithmetic
         net = create_model(backbone, 3, channels).eval()
     shapes = []
-    net.get_submodule(spec.cam_layer).register_forward_hook(lambda m, i, out: shapes.append(out.shape))
+    layer = net.get_submodule(spec.cam_layer)
+    layer.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
     net(torch.zeros(1, channels, spec.image_size, spec.image_size, device="meta"))
     assert len(shapes[0]) == 4 and min(shapes[0][2:]) > 1

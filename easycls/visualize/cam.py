@@ -15,7 +15,7 @@ from ..data.input_spec import InputSpec
 from ..errors import BackboneError, EasyclsError, ImageError
 from ..inference import check_color_order, collect_inputs
 from ..process import is_main_process
-from .annotate import enlarged, save_pictures
+from .annotate import annotate, enlarged, save_pictures
 from .fonts import drawable
 
 # Names users type -> grad-cam class names, imported only when a map is made.
@@ -53,19 +53,9 @@ def cam_inputs(predictor, spec, image, target_class=None, method: str = "gradcam
                     results[index] = {"image": items[index].path, "error": str(exc)}
             if not batch:
                 continue
-            pixels = torch.from_numpy(np.stack(arrays)).to(predictor.device)
-            # Gradients reach the layer through the input, the weights stay frozen.
-            inputs = predictor.scorer.normalize(pixels).requires_grad_(True)
-            targets = None if target is None else [_classifier_target(target)] * len(batch)
-            maps = cam(input_tensor=inputs, targets=targets)  # None: the predicted class
-            probabilities = cam.outputs.detach().float().softmax(dim=1).cpu()
-            rows = predictor.results([items[i] for i in batch], probabilities)
-            for row, index, heat, scores in zip(rows, batch, maps, probabilities):
-                label = row["pred_label"] if target is None else target
-                row.update(target_class=predictor.classes[label], target_label=label,
-                           target_score=round(float(scores[label]), 6), method=method,
-                           layer=layer_name, cam=np.clip(heat, 0, 1).astype(np.float32))
-                results[index] = row
+            rows = _batch_results(cam, predictor, [items[i] for i in batch], arrays, target)
+            for index, row in zip(batch, rows):
+                results[index] = dict(row, method=method, layer=layer_name)
 
     if save_fold is not None and is_main_process():
         pictures = ((item.name, overlay(item.load(), row, predictor.spec))
@@ -74,16 +64,33 @@ def cam_inputs(predictor, spec, image, target_class=None, method: str = "gradcam
     return results[0] if single else results
 
 
+def _batch_results(cam, predictor, items, arrays, target: Optional[int]) -> List[dict]:
+    """Inference results of decoded pictures, with their heat maps for the target class
+    (None: each one's predicted class)."""
+    pixels = torch.from_numpy(np.stack(arrays)).to(predictor.device)
+    # Gradients reach the layer through the input: the weights stay frozen.
+    inputs = predictor.scorer.normalize(pixels).requires_grad_(True)
+    targets = None if target is None else [_classifier_target(target)] * len(arrays)
+    maps = cam(input_tensor=inputs, targets=targets)  # targets=None: the largest output
+    probabilities = cam.outputs.detach().float().softmax(dim=1).cpu()
+    rows = predictor.results(items, probabilities)
+    for row, heat, scores in zip(rows, maps, probabilities):
+        label = row["pred_label"] if target is None else target
+        row.update(target_class=predictor.classes[label], target_label=label,
+                   target_score=round(float(scores[label]), 6),
+                   cam=np.clip(heat, 0, 1).astype(np.float32))
+    return rows
+
+
 def overlay(picture: Image.Image, result: dict, spec: InputSpec) -> Image.Image:
     """The picture (enlarged as annotated results are) with the heat map blended over the
     part the model saw, and the target class with its score on top."""
     import cv2
-    from .annotate import annotate
 
     array = np.array(enlarged(picture))
     left, top, right, bottom = _seen_box(spec, array.shape[1], array.shape[0])
     heat = cv2.resize(result["cam"], (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
-    colours = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)[:, :, ::-1]  # BGR
+    colours = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)[:, :, ::-1]  # BGR to RGB
     region = array[top:bottom, left:right]
     array[top:bottom, left:right] = (region * 0.5 + colours * 0.5).astype(np.uint8)
     name = drawable(result["target_class"], result["target_label"])
@@ -162,11 +169,13 @@ def _layer(predictor, spec, target_layer) -> Tuple[str, torch.nn.Module]:
         problem = f"{spec.name} has no layer named {name!r}."
     close = difflib.get_close_matches(name, found, n=1)
     # The outermost layers first: a list of all of them would bury 'layer4' among hundreds.
-    shown = sorted(sorted(found, key=lambda layer: layer.count("."))[:LISTED_LAYERS], key=found.index)
-    more = len(found) - len(shown)
+    outermost = sorted(found, key=lambda layer: layer.count("."))[:LISTED_LAYERS]
+    shown = sorted(outermost, key=found.index)
+    inside = [layer for layer in found if layer not in shown]
+    more = f" and {len(inside)} inside them such as {inside[-1]!r}" if inside else ""
     raise BackboneError(
         f"{problem}{f' Did you mean {close[0]!r}?' if close else ''} Layers with feature maps: "
-        f"{', '.join(shown)}{f' and {more} more inside them' if more else ''}. Pass one of these "
+        f"{', '.join(shown)}{more}. Pass one of these "
         f"as target_layer, or target_layer=None for {spec.name}'s default, {spec.cam_layer!r}.")
 
 
