@@ -201,6 +201,22 @@ def test_class_folders_whose_names_would_not_read_back_are_refused(small, folder
     assert not (small / "classes.txt").exists()
 
 
+def test_pictures_whose_names_hold_a_line_break_are_skipped_and_named(small):
+    from easycls.data.folder import read_dataset
+
+    picture = sorted((small / "val_set" / "rock").glob("*.png"))[0]
+    picture.rename(picture.with_name("two\nlines.png"))
+    (small / "val.txt").unlink()
+    notes = []
+    dataset = read_dataset(small, notify=notes.append)
+    assert any("line break or another control character in their file name" in n and
+               "two\\nlines.png" in n for n in notes)
+    assert len(dataset.splits["val"]) == 5
+    lines = (small / "val.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 5 and all(line.rsplit(" ", 1)[1].isdigit() for line in lines)
+    assert read_dataset(small, notify=lambda _: None).splits["val"] == dataset.splits["val"]
+
+
 def write_lock(folder, pid, host=None):
     import json
     import socket

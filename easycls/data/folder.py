@@ -82,6 +82,9 @@ def _images_below(folder: Path, reading: Optional[Reading] = None) -> List[str]:
             if not entry.is_file():
                 if reading is not None:
                     reading.strange.append(entry.path)
+            elif any(ord(ch) < 32 for ch in entry.name):  # a line break would split its list line
+                if reading is not None:
+                    reading.unlistable.append(entry.path)
             elif reading is not None and entry.is_symlink() and not inside(entry.path, reading.root):
                 reading.outside.append(entry.path)
             else:
@@ -401,6 +404,11 @@ def _report_odd_files(reading: Reading) -> None:
         reading.notes.append(
             f"Warning: {len(reading.strange)} file(s) named like pictures are not regular files "
             f"(pipes, devices or broken links) and are skipped: {listing(reading.strange)}.")
+    if reading.unlistable:
+        reading.notes.append(
+            f"Warning: {len(reading.unlistable)} picture(s) have a line break or another control "
+            f"character in their file name, which no list file can hold, so they are skipped: "
+            f"{listing([repr(path) for path in reading.unlistable])}. Rename them.")
     if reading.outside:
         reading.problem(
             f"{len(reading.outside)} picture(s) are links to files outside '{reading.root}': "

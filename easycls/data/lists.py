@@ -30,6 +30,7 @@ class Reading:
     root: Optional[Path] = None  # the data set folder: picture links must stay inside it
     strange: List[str] = field(default_factory=list)  # not regular files: pipes, devices
     outside: List[str] = field(default_factory=list)  # links to pictures outside the root
+    unlistable: List[str] = field(default_factory=list)  # names no list line can hold
     # List files to write once all is read well: (path, lines, why, from what)
     pending: List[tuple] = field(default_factory=list)
 
