@@ -66,16 +66,18 @@ def data_with_a_bomb(hand_data, bombs, tmp_path):
 
 
 @pytest.mark.parametrize("check", ["quick", "full"])
-def test_the_doctor_and_training_agree_about_a_bomb(data_with_a_bomb, tmp_path, check):
+def test_the_doctor_and_training_agree_about_a_bomb(data_with_a_bomb, tmp_path, check, capsys):
     data, bomb = data_with_a_bomb
     report = check_dataset(data, check=check, verbose=False)
     assert any("zz_bomb.png" in w and "179 megapixels" in w for w in report.warnings)
     for cache in (True, False):
         model = Classifier("LeNet")
         model.load_dataset(data, check=None)
+        capsys.readouterr()
         model.train(epochs=1, cache=cache, save_fold=tmp_path / f"run_{cache}", verbose=False)
         skipped = [line.get("skipped_files") for line in read_log(tmp_path / f"run_{cache}" / "log.json")]
         assert [str(bomb)] in skipped
+        assert "179 megapixels" in capsys.readouterr().out  # the reason, streamed or cached
 
 
 def test_folder_inference_gives_the_bomb_an_error_entry(loaded_model, bombs, hand_data, tmp_path):

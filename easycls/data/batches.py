@@ -7,7 +7,7 @@ images are (and so their file paths).
 """
 import os
 import sys
-from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
@@ -42,6 +42,10 @@ class _Batches:
         self.count, self.batch_size, self.shuffle = count, batch_size, shuffle
         self.generator, self.drop_single = generator, drop_single
         self.bad_files: List[str] = []  # found while iterating (decoded splits have none left)
+        self.why_bad: Dict[str, str] = {}  # their errors, to report
+
+    def reason(self, path: str) -> str:
+        return self.why_bad.get(path, "unreadable")
 
     def __len__(self) -> int:
         return len(self.slices())
@@ -91,7 +95,7 @@ class CachedBatches(_Batches):
 
 
 class _FileDataset(torch.utils.data.Dataset):
-    """Decodes one file per item; an unreadable file comes back with label -1."""
+    """Decodes one file per item; an unreadable file comes back with label -1 and its error."""
 
     def __init__(self, samples: Sequence[Sample], spec: InputSpec):
         self.samples, self.spec = samples, spec
@@ -102,9 +106,9 @@ class _FileDataset(torch.utils.data.Dataset):
     def __getitem__(self, index):
         path, label = self.samples[index]
         try:
-            return torch.from_numpy(load_for_model(path, self.spec)), label
-        except EasyclsError:
-            return torch.zeros(self.spec.shape, dtype=torch.uint8), -1
+            return torch.from_numpy(load_for_model(path, self.spec)), label, ""
+        except EasyclsError as exc:
+            return torch.zeros(self.spec.shape, dtype=torch.uint8), -1, str(exc)
 
 
 def default_workers() -> int:
@@ -137,12 +141,14 @@ class StreamedBatches(_Batches):
             return
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches,
                                              num_workers=self.workers, pin_memory=self.pin)
-        for indices, (images, labels) in zip(batches, loader):
+        for indices, (images, labels, errors) in zip(batches, loader):
             positions = torch.tensor(indices, dtype=torch.int64)
             good = labels >= 0
             if not bool(good.all()):
-                self.bad_files.extend(self.samples[i][0]
-                                      for i, g in zip(indices, good.tolist()) if not g)
+                for i, g, error in zip(indices, good.tolist(), errors):
+                    if not g:
+                        self.bad_files.append(self.samples[i][0])
+                        self.why_bad[self.samples[i][0]] = error
                 images, labels, positions = images[good], labels[good], positions[good]
             if len(labels):
                 yield Batch(images, labels, positions)

@@ -76,7 +76,7 @@ class Evaluator:
             probabilities.append(self.scorer(batch.images))
             labels.append(batch.labels.cpu())
             positions.append(batch.positions.cpu())
-        skipped = list(skipped) + [(path, "unreadable") for path in sorted(set(batches.bad_files))]
+        skipped = list(skipped) + [(path, batches.reason(path)) for path in sorted(set(batches.bad_files))]
         if not labels:
             return Predictions(self.classes, torch.zeros(0, dtype=torch.int64), [],
                                torch.zeros(0, dtype=torch.int64),

@@ -214,7 +214,8 @@ class Trainer:
         for split, batches in (("training", self.data.train), ("validation", self.data.val)):
             new = sorted(set(getattr(batches, "bad_files", ())) - set(self.data.skipped))
             if new:
-                check_unreadable([(path, "unreadable") for path in new], len(batches.samples), split)
+                check_unreadable([(path, batches.reason(path)) for path in new], len(batches.samples),
+                                 split)
                 self.data.skipped += new
                 self.callbacks.on_log(self, {"mode": "warning", "skipped_files": new})
 
