@@ -265,6 +265,14 @@ def test_class_names_that_differ_only_in_case_are_explained(fresh_data):
         read_dataset(fresh_data, notify=quiet)
 
 
+def test_classes_on_one_line_of_classes_txt_are_explained(fresh_data):
+    (fresh_data / "classes.txt").write_text("Paper, Rock, Scissors\n")
+    with pytest.raises(DatasetError, match=r"has all its classes on one line \('Paper, Rock, "
+                                           r"Scissors'\).*one class name per line.*case included:"
+                                           r"\n    Paper\n    Rock\n    Scissors$"):
+        read_dataset(fresh_data, notify=quiet)
+
+
 def test_split_folders_without_a_training_folder_are_explained(fresh_data):
     shutil.rmtree(fresh_data / "training_set")
     with pytest.raises(DatasetError, match="has val_set/ but no training folder"):

@@ -73,6 +73,12 @@ def read_classes_txt(path: Path, notes: List[str]) -> List[str]:
     if not classes:
         raise DatasetError(f"'{path}' is empty. Write one class name per line (line i is "
                            f"label i), or delete the file to use the training folder names.")
+    if len(classes) == 1 and any(sep in classes[0] for sep in ",;\t"):
+        names = [n.strip() for n in classes[0].replace(";", ",").replace("\t", ",").split(",")]
+        raise DatasetError(f"'{path}' has all its classes on one line ({classes[0]!r}), so it "
+                           f"reads as a single class. Write one class name per line (line i "
+                           f"is label i), spelled as the training folders are, case included:\n"
+                           + "\n".join(f"    {n}" for n in names if n))
     duplicates = sorted({c for c in classes if classes.count(c) > 1})
     if duplicates:
         raise DatasetError(f"'{path}' lists {', '.join(duplicates)} more than once. Each class "
