@@ -292,3 +292,15 @@ def test_mixed_precision_and_channels_last_path_trains(hand_data, tmp_path, monk
     losses = [line["loss"] for line in history if line["mode"] == "train"]
     assert history[-1]["mode"] == "val" and losses[-1] < losses[0]
     assert "bfloat16 mixed precision" in read_log(tmp_path / "log.json")[0]["precision"]
+
+
+def test_a_last_batch_of_one_is_dropped_so_batch_norm_can_train(tmp_path):
+    from easycls.data.synthetic import make_hand_gestures
+
+    data = make_hand_gestures(tmp_path / "data", train_per_class=11, val_per_class=2,
+                              test_per_class=0, size=32)  # 33 pictures: batches of 32 and 1
+    model = Classifier("ResNet18")
+    model.load_dataset(data, check=None)
+    history = model.train(epochs=1, batch_size=32, image_size=32, save_fold=tmp_path / "run",
+                          verbose=False)
+    assert [r["iter"] for r in history if r["mode"] == "train"] == [1]
