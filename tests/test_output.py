@@ -1,4 +1,5 @@
 """What a person reads: plain lines per epoch anywhere, live bars only where they can redraw."""
+import re
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,16 @@ def test_training_redirected_to_a_file_gives_one_plain_line_per_epoch(hand_data,
     assert "\r" not in text and "Warning" not in text and "%|" not in text
     epochs = [line for line in text.splitlines() if line.startswith("Epoch ")]
     assert [line.split(":")[0] for line in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
-    assert all(" loss " in line and " val top-1 " in line and line.endswith(" s") for line in epochs)
+    assert all(re.fullmatch(r"Epoch \d/3: loss \d\.\d{4}, lr [\d.e-]+, val top-1 \d+\.\d\d%, "
+                            r"[\d.]+ s", line) for line in epochs), epochs
+
+
+def test_with_more_than_five_classes_the_epoch_line_has_top5(six_class_data, tmp_path, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(six_class_data, check=None)
+    model.train(epochs=1, save_fold=tmp_path)
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("Epoch 1/1"))
+    assert re.search(r"val top-1 \d+\.\d\d%, val top-5 \d+\.\d\d%, ", line), line
 
 
 def test_a_notebook_without_widgets_gets_text_and_no_warning(hand_data, tmp_path, monkeypatch, capsys):
