@@ -18,6 +18,7 @@ from .engine.checkpoint import CheckpointMeta
 from .engine.evaluator import Scorer
 from .errors import EasyclsError, ImageError, PathNotFoundError
 from .log import logger
+from .results import relative_names
 
 BATCH_SIZE = 64
 
@@ -114,7 +115,11 @@ def collect_inputs(image, color_order: Optional[str] = None,
             else:
                 items += [_renamed(item, index)
                           for item in collect_inputs(element, color_order, recursive)[0]]
-        return items, False
+        # Files keep their path below the folder they share, as print_result names them,
+        # so cat/0.png and dog/0.png stay two annotated pictures in two folders.
+        names = relative_names([item.path for item in items])
+        return [InputItem(item.path, item.image, name) if item.path else item
+                for item, name in zip(items, names)], False
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
         if path.is_dir():

@@ -1,7 +1,7 @@
 """print_result's table, in English or Chinese."""
 import os
 import shutil
-from typing import List, Union
+from typing import List, Optional, Union
 
 from .errors import EasyclsError
 
@@ -42,8 +42,12 @@ def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
 
 
 def _display_names(rows: List[dict]) -> List[str]:
-    """Each picture's path below the folder they share (cat/0.jpg, dog/0.jpg stay distinct)."""
-    paths = [row.get("image") for row in rows]
+    return relative_names([row.get("image") for row in rows])
+
+
+def relative_names(paths: List[Optional[str]]) -> List[str]:
+    """Each picture's path below the folder they share (cat/0.jpg, dog/0.jpg stay distinct);
+    '#i' for pictures that are not files."""
     known = [os.path.abspath(path) for path in paths if path]
     try:
         base = os.path.commonpath([os.path.dirname(path) for path in known]) if known else ""

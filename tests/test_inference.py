@@ -1,4 +1,5 @@
 """Inference on every kind of input, annotated pictures, printed tables, clear errors."""
+import os
 import shutil
 from pathlib import Path
 
@@ -208,9 +209,14 @@ def test_annotated_copies_of_inputs_sharing_a_name_do_not_overwrite(model, hand_
     twin.parent.mkdir()
     shutil.copy(first, twin)
     arrays = [np.zeros((9, 9), np.uint8), np.ones((9, 9), np.uint8)]
-    model.fast_inference([str(first), str(twin), *arrays], show=True, save_fold=tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        [first.name, first.stem + "_1.png", "image_2.png", "image_3.png"])
+    results = model.fast_inference([str(first), str(twin), first, *arrays], show=True,
+                                   save_fold=tmp_path / "out")
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    names = [Path(r["image"]) for r in results[:2]]
+    base = Path(os.path.commonpath([p.parent for p in names]))
+    assert written == sorted([names[0].relative_to(base).as_posix(),
+                              names[0].relative_to(base).with_name(first.stem + "_1.png").as_posix(),
+                              names[1].relative_to(base).as_posix(), "image_3.png", "image_4.png"])
 
 
 @pytest.mark.parametrize("call, words", [
@@ -352,6 +358,17 @@ def test_recursive_classifies_sub_folders_and_keeps_their_paths(model, class_fol
     assert "rock/0.png" in table and "paper/0.png" in table
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert written == [f"{name}/{i}.png" for name in CLASSES for i in range(2)]
+
+
+def test_a_list_of_files_in_several_folders_keeps_their_folders_in_the_copies(
+        model, class_folders, tmp_path, capsys):
+    files = [class_folders / "rock" / "0.png", class_folders / "paper" / "0.png"]
+    results = model.fast_inference(files, show=True, save_fold=tmp_path / "out")
+    model.print_result(results)
+    table = capsys.readouterr().out
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert written == ["paper/0.png", "rock/0.png"]
+    assert "rock/0.png" in table and "paper/0.png" in table
 
 
 def test_a_folder_with_pictures_and_sub_folders_says_what_it_skipped(model, class_folders, hand_data, capsys):
