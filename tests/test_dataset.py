@@ -210,6 +210,31 @@ def test_a_picture_moved_between_class_folders_moves_its_label(fresh_data):
     assert (str(fresh_data / "val_set" / "paper" / "was_rock.png"), 0) in dataset.splits["val"]
 
 
+def test_a_picture_moved_between_class_folders_moves_its_label_in_test_txt_too(fresh_data):
+    from easycls.data.synthetic import make_hand_gestures
+
+    data = make_hand_gestures(fresh_data.parent / "with_test", train_per_class=4, val_per_class=2,
+                              test_per_class=3, size=16)
+    read_dataset(data, notify=quiet)
+    (data / "test_set" / "rock" / "rock_0000.png").rename(data / "test_set" / "paper" / "was_rock.png")
+    notes = []
+    dataset = read_dataset(data, notify=notes.append)
+    assert (str(data / "test_set" / "paper" / "was_rock.png"), 0) in dataset.splits["test"]
+    assert any(n.startswith("test.txt was written by easycls and the folders have changed since "
+                            "(9 images then, 9 now): wrote it from the class folders in test_set/")
+               for n in notes), notes
+
+
+def test_a_list_an_earlier_easycls_wrote_follows_its_folders_too(fresh_data):
+    read_dataset(fresh_data, notify=quiet)
+    (fresh_data / ".easycls_lists.json").unlink()  # earlier versions kept no record
+    read_dataset(fresh_data, notify=quiet)  # val.txt is exactly what easycls writes: claimed
+    (fresh_data / "val_set" / "rock" / "rock_0000.png").rename(
+        fresh_data / "val_set" / "paper" / "was_rock.png")
+    dataset = read_dataset(fresh_data, notify=quiet)
+    assert (str(fresh_data / "val_set" / "paper" / "was_rock.png"), 0) in dataset.splits["val"]
+
+
 def test_a_hand_written_list_that_disagrees_with_the_folders_is_reported_and_kept(fresh_data):
     (fresh_data / "classes.txt").write_text("paper\nrock\nscissors\n")
     (fresh_data / "val.txt").write_text("paper/paper_0000.png 0\nrock/rock_0000.png 1\n")

@@ -17,7 +17,7 @@ from ..errors import DatasetError, PathNotFoundError
 from ..log import logger
 from .images import is_image_file
 from .lists import (Reading, inside, list_lines, listing, read_classes_txt, read_list_file,
-                    same_lines, write_derived, written_by_easycls)
+                    same_lines, unmarked_copy_of, write_derived, written_by_easycls)
 
 # Folder names of each split, as people write them: compared in lower case without
 # spaces, dashes or underscores ("Validation Set" is "validationset").
@@ -200,6 +200,9 @@ def _read_eval_split(root: Path, split: str, classes: List[str],
     lines, source = list_lines(samples, folder), f"the class folders in {folder.name}/"
     if not list_file.is_file():
         reading.derive(list_file, lines, "was missing", source)
+        return samples
+    if unmarked_copy_of(list_file, lines):
+        reading.derive(list_file, lines, None, source)
         return samples
     if written_by_easycls(list_file):
         if not same_lines(list_file, lines):

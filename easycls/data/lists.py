@@ -6,6 +6,7 @@ A list easycls wrote itself is remembered (by its content's hash, in
 `.easycls_lists.json` beside it), so it can be rewritten when the folders change,
 while a list written by hand is never touched.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -157,6 +158,12 @@ def written_by_easycls(path: Path) -> bool:
     return _ownership(path.parent).get(path.name) == _digest(path.read_bytes())
 
 
+def unmarked_copy_of(path: Path, lines: List[str]) -> bool:
+    """A list easycls has no record of that holds exactly what easycls would write (as the
+    lists of earlier versions, which kept no record): followed like the lists it writes."""
+    return path.name not in _ownership(path.parent) and path.read_bytes() == _content(lines)
+
+
 def same_lines(path: Path, lines: List[str]) -> bool:
     """Whether the file lists the same lines, in any order."""
     return set(path.read_text(encoding="utf-8").splitlines()) == set(lines)
@@ -167,8 +174,14 @@ def write_derived(reading: Reading) -> None:
 
     Only the main process writes: the others of a multi-process run derive the same
     lists in memory."""
+    writes = reading.write_lists and not reading.problems and is_main_process()
     for path, lines, why, source in reading.pending:
-        if not (reading.write_lists and not reading.problems and is_main_process()):
+        if why is None:  # claimed silently: the file already says what easycls would write
+            with contextlib.suppress(OSError):
+                if writes:
+                    _remember(path)
+            continue
+        if not writes:
             reading.notes.append(f"{path.name} {why}: it will be written from {source}.")
             continue
         try:
