@@ -47,6 +47,20 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(bombs, kind):
     assert time.perf_counter() - started < 0.5
 
 
+def test_a_bomb_in_a_format_only_pillow_reads_gets_the_same_message(tmp_path):
+    import io
+
+    small = io.BytesIO()
+    Image.new("L", (10, 10)).save(small, "GIF")
+    data = bytearray(small.getvalue())
+    data[6:10] = struct.pack("<HH", 60000, 50000)  # its screen now claims 3 gigapixels
+    gif = tmp_path / "huge.gif"
+    gif.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match=r"is 3,000,000,000 pixels \(3000 megapixels\), more than "
+                                         r"the 179 megapixels easycls decodes"):
+        load_for_model(gif, spec(1, 32))
+
+
 def test_the_limit_is_pillows_and_can_be_raised(tmp_path, monkeypatch):
     picture = write_png(tmp_path / "p.png", 100, 100)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4000)  # refused above 8000

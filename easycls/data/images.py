@@ -6,6 +6,7 @@ alike, so a model sees its pictures prepared the same way everywhere.
 import contextlib
 import io
 import os
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -33,12 +34,16 @@ def check_pixels(path, width: int, height: int) -> None:
     PIL.Image.MAX_IMAGE_PIXELS, about 179 megapixels (a 108-megapixel phone photo passes;
     setting it to None lifts the limit)."""
     if Image.MAX_IMAGE_PIXELS and width * height > 2 * Image.MAX_IMAGE_PIXELS:
-        raise ImageError(
-            f"'{path}' is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more "
-            f"than the {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels easycls decodes "
-            f"(Pillow's guard against decompression bombs, small files made to fill the "
-            f"memory). Shrink the picture, or if you trust it, raise the limit: "
-            f"PIL.Image.MAX_IMAGE_PIXELS = {-(-width * height // 2)}.")
+        raise _too_large(path, f"{width}x{height} pixels", width * height)
+
+
+def _too_large(path, size: str, pixels: int) -> ImageError:
+    return ImageError(
+        f"'{path}' is {size} ({pixels / 1e6:.0f} megapixels), more than the "
+        f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels easycls decodes (Pillow's guard "
+        f"against decompression bombs, small files made to fill the memory). Shrink the "
+        f"picture, or if you trust it, raise the limit: "
+        f"PIL.Image.MAX_IMAGE_PIXELS = {-(-pixels // 2)}.")
 
 
 def read_image_bytes(path: Union[str, os.PathLike]) -> np.ndarray:
@@ -70,6 +75,10 @@ def open_image(path: Union[str, os.PathLike], data: Optional[np.ndarray] = None)
             return ImageOps.exif_transpose(image)
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:  # formats only Pillow reads the size of (GIF, ...)
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        count = int(pixels.group(1)) if pixels else 2 * Image.MAX_IMAGE_PIXELS + 1
+        raise _too_large(path, f"{count:,} pixels", count) from exc
     except Exception as exc:  # any decoder failure (OSError, struct.error, ...) says "unreadable"
         raise ImageError(f"Cannot read '{path}' as an image ({type(exc).__name__}: {exc}). "
                          f"The file may be truncated, corrupt or not a picture; open it in an "
