@@ -51,12 +51,19 @@ def _folder_items(folder: Path, recursive: bool) -> List[InputItem]:
     """The pictures in a folder (and its sub-folders, if recursive), named by their path
     relative to it, in sorted order."""
     if recursive:
-        files = sorted(p for p in folder.rglob("*") if p.is_file()
-                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+        entries = [p for p in folder.rglob("*")
+                   if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
         subfolders = []
     else:
-        files = sorted(p for p in folder.iterdir() if p.is_file())
-        subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        entries = list(folder.iterdir())
+        subfolders = sorted(p for p in entries if p.is_dir() and not p.name.startswith("."))
+    files = sorted(p for p in entries if p.is_file())
+    strange = sorted(p.name for p in entries
+                     if not p.is_file() and not p.is_dir() and is_image_file(p.name))
+    if strange:
+        logger.info(f"Skipping {len(strange)} entr(ies) in '{folder}' named like pictures that "
+                    f"are not regular files (pipes, devices or broken links): "
+                    f"{', '.join(strange[:5])}{', ...' if len(strange) > 5 else ''}.")
     images = [p for p in files if is_image_file(p.name)]
     others = len(files) - len(images)
     below = sum(1 for sub in subfolders for p in sub.rglob("*") if is_image_file(p.name))

@@ -105,7 +105,7 @@ def test_folder_inference_gives_the_bomb_an_error_entry(loaded_model, bombs, han
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
-def test_a_pipe_named_like_a_picture_does_not_hang_anything(hand_data, loaded_model, tmp_path):
+def test_a_pipe_named_like_a_picture_does_not_hang_anything(hand_data, loaded_model, tmp_path, capsys):
     data = tmp_path / "data"
     shutil.copytree(hand_data, data)
     os.mkfifo(data / "training_set" / "rock" / "pipe.png")
@@ -113,9 +113,15 @@ def test_a_pipe_named_like_a_picture_does_not_hang_anything(hand_data, loaded_mo
     started = time.perf_counter()
     model = Classifier("LeNet")
     model.load_dataset(data)
+    assert "are not regular files (pipes, devices or broken links) and are skipped: " \
+           f"{data / 'training_set' / 'rock' / 'pipe.png'}" in capsys.readouterr().out
     model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
     with pytest.raises(ImageError, match="is not a regular file"):
         loaded_model.fast_inference(str(tmp_path / "direct.png"))
+    results = loaded_model.fast_inference(data / "training_set" / "rock")
+    assert len(results) == 60
+    assert "named like pictures that are not regular files (pipes, devices or broken links): " \
+           "pipe.png." in capsys.readouterr().out
     assert time.perf_counter() - started < 60
     assert all("pipe.png" not in path for path, _ in model.dataset.splits["train"])
 
