@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from ..engine.log_json import read_log
 from ..errors import EasyclsError, PathNotFoundError
 from .figures import finish, new_figure
+from .fonts import figure_font
 
 PathLike = Union[str, os.PathLike]
 
@@ -79,10 +80,10 @@ def plot_log(logs: Union[PathLike, Sequence[PathLike]], save: Optional[PathLike]
                                    label=f"{name} {key.replace('accuracy_', '')}")
     loss_axes.set(title="Training loss (thin: every logged step, dots: epoch mean)",
                   xlabel="epoch", ylabel="loss")
-    loss_axes.legend()
+    loss_axes.legend(prop=figure_font())
     accuracy_axes.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
     if any_val:
-        accuracy_axes.legend()
+        accuracy_axes.legend(prop=figure_font())
     else:
         accuracy_axes.text(0.5, 0.5, "no validation in these runs\n(train(validate=True))",
                            ha="center", va="center", transform=accuracy_axes.transAxes)

@@ -49,5 +49,6 @@ def show_dataset(path, per_class: int = 8, split: str = "train", save: Optional[
                                  cmap="gray" if gray else None)
         row[0].set_ylabel(f"{drawable(classes[label], label)}\n({counts[label]})", rotation=0,
                           ha="right", va="center", fontproperties=font)
-    figure.suptitle(f"{dataset.root.name}: {len(classes)} classes, {len(samples)} {split} pictures")
+    figure.suptitle(f"{dataset.root.name}: {len(classes)} classes, {len(samples)} {split} pictures",
+                    fontproperties=figure_font(12))
     return finish(figure, save)
