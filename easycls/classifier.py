@@ -294,6 +294,30 @@ class Classifier:
         self.last_results = results
         return results
 
+    def convert(self, checkpoint: Optional[Union[str, Path]] = None, backend: str = "onnx",
+                out_file: Optional[Union[str, Path]] = None) -> str:
+        """Export the model (or a checkpoint) for use without easycls: 'onnx' or 'torchscript'.
+
+        The file takes float pictures in [0, 1] (batch x channels x size x size, any
+        batch), normalises them itself and outputs class probabilities; the class names
+        and the input spec travel with it. Returns the file's path.
+
+        Example:
+            >>> model.convert(backend='onnx', out_file='hand_gray.onnx')
+            >>> easycls.onnx_predict('hand_gray.onnx', 'demo/rock.png')
+        """
+        from .export import export_model
+
+        if checkpoint is not None:
+            state = read_checkpoint(checkpoint)
+            net, meta = model_from_checkpoint(state), state.meta
+        else:
+            predictor = self._require_predictor()
+            net, meta = predictor.model, predictor.meta
+        path = export_model(net, meta, backend, out_file, source=checkpoint)
+        logger.info(f"Exported {meta.backbone} ({len(meta.classes)} classes) to '{path}'.")
+        return str(path)
+
     def summary(self, image_size: Optional[int] = None) -> dict:
         """Parameters, FLOPs, input spec and a per-block table of the network, printed
         and returned as a dict (the trained or loaded network, else a fresh one).
