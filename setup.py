@@ -23,7 +23,12 @@ setup(
         "tqdm>=4.60",
         "grad-cam>=1.5",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={
+        "export": ["onnx>=1.14", "onnxruntime>=1.16", "onnxscript>=0.1"],
+        "test": ["pytest>=7", "hypothesis>=6", "onnx>=1.14", "onnxruntime>=1.16",
+                 "onnxscript>=0.1"],
+    },
+    entry_points={"console_scripts": ["easycls = easycls.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Image Recognition",

@@ -3,6 +3,7 @@
     >>> from easycls import Classifier as cls
     >>> model = cls('LeNet')
 """
+from .checkpoints import publish, pth_info
 from .classifier import Classifier
 from .data.doctor import DatasetReport, check_dataset
 from .engine.callbacks import Callback
@@ -14,7 +15,7 @@ from .version import __version__
 from .visualize import plot_confusion_matrix, plot_gallery, plot_log, show_dataset
 
 __all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__",
-           "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "EasyclsError", "BackboneError",
+           "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "pth_info", "publish", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "SettingError", "TrainingInterrupted",
            "WeightsUnavailableError"]

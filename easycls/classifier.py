@@ -86,6 +86,18 @@ class Classifier:
         classes = self.meta["classes"] if self.meta else (self.dataset.classes if self.dataset else None)
         return f"Classifier(backbone={self.backbone!r}, num_classes={self.num_classes!r}, classes={classes!r})"
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Union[str, Path], device: str = "auto") -> "Classifier":
+        """A model of the backbone a checkpoint was trained with, its weights loaded.
+
+        Example:
+            >>> model = Classifier.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+        """
+        state = read_checkpoint(checkpoint)
+        model = cls(state.meta.backbone, device=device)
+        model._loaded = model._adopt_checkpoint(state, None)
+        return model
+
     @staticmethod
     def sota(details: bool = False) -> Union[List[str], List[dict]]:
         """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...].
@@ -191,6 +203,9 @@ class Classifier:
         """Read a checkpoint and make it the model that inference uses."""
         state = read_checkpoint(checkpoint)
         check_backbone(state, self.backbone)
+        return self._adopt_checkpoint(state, device)
+
+    def _adopt_checkpoint(self, state: Checkpoint, device) -> Checkpoint:
         self.net = model_from_checkpoint(state)
         self.meta = state.meta.to_dict()
         self._predictor = Predictor(self.net, state.meta, resolve_device(device or self.device))

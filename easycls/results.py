@@ -1,6 +1,9 @@
-"""print_result's table, in English or Chinese."""
+"""print_result's table, in English or Chinese, and results written to a file."""
+import csv
+import json
 import os
 import shutil
+from pathlib import Path
 from typing import List, Optional, Union
 
 from .errors import EasyclsError
@@ -64,3 +67,28 @@ def text_width(text: str) -> int:
 
 def pad(text: str, width: int) -> str:
     return text + " " * (width - text_width(text))
+
+
+def write_results(results: Union[dict, List[dict]], out) -> Path:
+    """Inference results to a file: .csv (a row per picture, for a spreadsheet) or .json."""
+    rows = [results] if isinstance(results, dict) else list(results)
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise EasyclsError(f"'{out}' is not a file type for results: end the name with .csv (a "
+                           f"table for a spreadsheet) or .json.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+    # utf-8-sig: Excel opens the file with Chinese class names intact.
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "pred_class", "pred_score", "topk", "error"])
+        for name, row in zip(relative_names([r.get("image") for r in rows]), rows):
+            if "error" in row:
+                writer.writerow([row.get("image") or name, "", "", "", row["error"]])
+                continue
+            writer.writerow([row.get("image") or name, row["pred_class"], f"{row['pred_score']:.6f}",
+                             "; ".join(f"{c} {s:.4f}" for c, s in row["topk"]), ""])
+    return path

@@ -13,6 +13,7 @@ Files of other versions load: missing fields take their defaults and unknown one
 are named in a note. Every field is checked, so a damaged file is refused with the
 field named instead of failing later in a resize or a matrix product.
 """
+import hashlib
 import math
 import os
 import pickle
@@ -338,3 +339,50 @@ def load_matching_weights(model: nn.Module, state_dict: Dict[str, torch.Tensor])
               if k in own and isinstance(v, torch.Tensor) and own[k].shape == v.shape}
     model.load_state_dict(usable, strict=False)
     return sorted(k for k in own if k not in usable)
+
+
+# --------------------------------------------------------------- info, publish
+
+def checkpoint_info(path) -> dict:
+    """What a checkpoint holds, as plain values: its meta, whether it can resume, its size."""
+    state = read_checkpoint(path)
+    parameters = sum(t.numel() for name, t in state.state_dict.items() if t.is_floating_point()
+                     and not name.endswith(("running_mean", "running_var")))
+    return {"file": str(path), "size_bytes": os.path.getsize(path), **state.meta.to_dict(),
+            "parameters": parameters, "resumable": not state.missing_training_state(),
+            "training_state": sorted(state.training)}
+
+
+def format_checkpoint_info(info: dict) -> str:
+    spec = f"{info['in_channels']}x{info['image_size']}x{info['image_size']}"
+    best = ", ".join(f"{k} {v:.2f}%" for k, v in info["best"].items()) or "none recorded"
+    recipe = ", ".join(f"{k}={v!r}" for k, v in info["recipe"].items()) or "none recorded"
+    lines = [f"Checkpoint '{info['file']}' ({info['size_bytes'] / 1e6:.1f} MB)",
+             f"  backbone   {info['backbone']} ({info['parameters']:,} weights)",
+             f"  classes    {info['num_classes']}: {', '.join(info['classes'])}",
+             f"  input      {spec}, {info['resize']}, mean {info['mean']}, std {info['std']}",
+             f"  trained    {info['epoch']} epoch(s); best validation: {best}",
+             f"  settings   {recipe}",
+             f"  resume     " + ("yes (optimizer, schedule and random state saved)"
+                                 if info["resumable"] else "no: weights only (fine-tune with "
+                                                           "train(checkpoint=...))"),
+             f"  written by easycls {info['easycls_version']}, format {info['format_version']}"]
+    if info.get("source"):
+        lines.append(f"  imported   from {info['source']}")
+    return "\n".join(lines)
+
+
+def publish_checkpoint(path, out) -> Path:
+    """Weights and meta only (no optimizer or resume state), saved as OUT-<sha256[:8]>.pth:
+    the name says which file it is, as OpenMMLab's publish_model.py does."""
+    state = read_checkpoint(path)
+    out = Path(out)
+    if out.suffix != ".pth":
+        out = out.with_name(out.name + ".pth")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = save_atomic({"state_dict": state.state_dict, "meta": state.meta.to_dict()},
+                          out.with_name(f".{out.stem}.unpublished.pth"))
+    digest = hashlib.sha256(written.read_bytes()).hexdigest()[:8]
+    final = out.with_name(f"{out.stem}-{digest}.pth")
+    os.replace(written, final)
+    return final

@@ -1,0 +1,128 @@
+"""The `easycls` command, run as the real console script in a subprocess."""
+import csv
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from easycls import read_log
+
+EASYCLS = shutil.which("easycls")
+
+
+def run(*args, cwd=None):
+    command = [EASYCLS] if EASYCLS else [sys.executable, "-m", "easycls"]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def best(trained):
+    _, save_fold, _ = trained
+    return save_fold / "best_accuracy_top-1.pth"
+
+
+def test_the_console_script_is_installed():
+    assert EASYCLS is not None, "pip install -e . puts an 'easycls' command on the PATH"
+
+
+def test_help_lists_every_command_with_examples():
+    done = run("--help")
+    assert done.returncode == 0
+    for name in ("models", "check", "train", "infer", "eval", "export", "info", "publish", "convert"):
+        assert f"\n    {name} " in done.stdout, name
+    assert "easycls train dataset/hand_gray --backbone LeNet" in done.stdout
+
+
+def test_python_m_easycls_is_the_same_command():
+    done = subprocess.run([sys.executable, "-m", "easycls", "models"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split() == [
+        "LeNet", "MobileNet", "MobileNetV3", "ResNet18", "ResNet34", "ResNet50", "EfficientNetB0"]
+
+
+def test_train_takes_every_option_of_train_from_the_command_line(hand_data, tmp_path):
+    done = run("train", hand_data, "--epochs", "2", "--save-fold", tmp_path / "run",
+               "--batch-size", "16", "--no-augment", "--class-weight", "1,2,1", "--topk", "1,2")
+    assert done.returncode == 0, done.stderr
+    assert "Epoch 2/2: loss" in done.stdout
+    recipe = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["meta"]["recipe"]
+    assert (recipe["batch_size"], recipe["augment"], recipe["class_weight"], recipe["topk"]) == (
+        16, False, [1.0, 2.0, 1.0], [1, 2])
+    assert [r["epoch"] for r in read_log(tmp_path / "run" / "log.json") if r.get("mode") == "val"] == [1, 2]
+
+
+def test_help_of_train_lists_the_training_options():
+    done = run("train", "--help")
+    assert done.returncode == 0
+    for flag in ("--label-smoothing", "--class-weight", "--resume", "--no-augment", "--save-fold"):
+        assert flag in done.stdout, flag
+
+
+def test_infer_prints_a_table_and_writes_results_and_pictures(best, hand_data, tmp_path):
+    done = run("infer", best, hand_data / "test_set" / "rock", "--out", tmp_path / "r.csv",
+               "--save-fold", tmp_path / "pictures")
+    assert done.returncode == 0, done.stderr
+    assert "rock_0000.png  rock" in done.stdout
+    with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12 and sum(row["pred_class"] == "rock" for row in rows) >= 9
+    assert len(list((tmp_path / "pictures").glob("*.png"))) == 12
+
+
+def test_eval_reports_and_writes_one_row_per_picture(best, hand_data, tmp_path):
+    done = run("eval", best, hand_data, "--out", tmp_path / "e.json", "--lang", "zh")
+    assert done.returncode == 0, done.stderr
+    assert "评估了 36 张图片" in done.stdout and "宏平均" in done.stdout
+    report = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert report["split"] == "test" and len(report["predictions"]) == 36
+
+
+def test_info_shows_what_a_checkpoint_holds(best):
+    done = run("info", best)
+    assert done.returncode == 0
+    assert "backbone   LeNet" in done.stdout and "classes    3: paper, rock, scissors" in done.stdout
+    assert "resume     yes" in done.stdout
+
+
+def test_publish_keeps_weights_and_meta_and_names_the_file_by_its_hash(best, tmp_path):
+    done = run("publish", best, tmp_path / "release" / "hand.pth")
+    assert done.returncode == 0, done.stderr
+    [published] = list((tmp_path / "release").glob("hand-*.pth"))
+    assert published.stem == "hand-" + hashlib.sha256(published.read_bytes()).hexdigest()[:8]
+    content = torch.load(published, weights_only=True)
+    assert set(content) == {"state_dict", "meta"}
+    assert published.stat().st_size < best.stat().st_size
+
+
+def test_check_exits_0_on_a_good_data_set_and_1_on_a_broken_one(hand_data, tmp_path):
+    assert run("check", hand_data).returncode == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(hand_data, broken)
+    (broken / "val.txt").write_text("rock/nothing_here.png 1\n")
+    done = run("check", broken)
+    assert done.returncode == 1 and "nothing_here.png" in done.stdout + done.stderr
+
+
+def test_a_user_error_is_one_readable_message_and_exit_code_1(tmp_path):
+    done = run("infer", tmp_path / "missing.pth", tmp_path / "x.png")
+    assert done.returncode == 1
+    assert done.stderr.startswith("easycls: error: Checkpoint '") and "Traceback" not in done.stderr
+    debug = run("--debug", "infer", tmp_path / "missing.pth", tmp_path / "x.png")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_a_bad_option_value_is_explained_by_train_itself(hand_data, tmp_path):
+    done = run("train", hand_data, "--lr", "-1", "--save-fold", tmp_path / "run")
+    assert done.returncode == 1
+    assert "easycls: error: lr=-1 is not valid: expected a number above 0." in done.stderr
+
+
+def test_bad_arguments_exit_with_2_and_the_usage():
+    done = run("train")
+    assert done.returncode == 2 and "the following arguments are required: data" in done.stderr
+    assert run("fly").returncode == 2
