@@ -4,8 +4,6 @@ The Evaluator scores the pictures exactly as validation does; this module picks
 the pictures, turns the predictions into plain data (one row per picture, the
 per-class metrics, the confusion matrix), prints the report and writes the rows.
 """
-import csv
-import json
 import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -13,10 +11,10 @@ from typing import List, Optional, Sequence, Tuple
 from .data.folder import (FolderDataset, Sample, labelled_images, read_dataset, split_folders,
                           split_of)
 from .engine.evaluator import EVAL_BATCH_SIZE, Predictions, predict_samples
-from .errors import DatasetError, EasyclsError, PathNotFoundError
+from .errors import DatasetError, PathNotFoundError
 from .log import logger
 from .metrics import confusion_matrix, per_class_metrics
-from .results import check_lang, pad, text_width
+from .results import check_lang, output_file, pad, text_width, write_csv, write_json
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -151,21 +149,11 @@ def format_report(report: dict, lang: str = "en") -> str:
 
 def write_predictions(report: dict, out) -> Path:
     """One row per picture: .csv for a spreadsheet, .json (the whole report) for programs."""
-    path = Path(out)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise EasyclsError(f"out={str(out)!r} is not a file type evaluate() writes: end the name "
-                           f"with .csv (a table for a spreadsheet) or .json.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        path.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-        return path
-    # utf-8-sig: Excel opens the file with Chinese class names intact.
-    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "true_class", "pred_class", "pred_score", "correct", "topk"])
-        for row in report["predictions"]:
-            writer.writerow([row["image"], row["true_class"], row["pred_class"],
-                             f"{row['pred_score']:.6f}", row["correct"],
-                             "; ".join(f"{name} {score:.4f}" for name, score in row["topk"])])
-    return path
+    path = output_file(out, "evaluate()")
+    if path.suffix.lower() == ".json":
+        return write_json(path, report)
+    rows = [[row["image"], row["true_class"], row["pred_class"], f"{row['pred_score']:.6f}",
+             row["correct"], "; ".join(f"{name} {score:.4f}" for name, score in row["topk"])]
+            for row in report["predictions"]]
+    return write_csv(path, ["image", "true_class", "pred_class", "pred_score", "correct", "topk"],
+                     rows)

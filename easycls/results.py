@@ -72,23 +72,38 @@ def pad(text: str, width: int) -> str:
 def write_results(results: Union[dict, List[dict]], out) -> Path:
     """Inference results to a file: .csv (a row per picture, for a spreadsheet) or .json."""
     rows = [results] if isinstance(results, dict) else list(results)
+    path = output_file(out, "results")
+    if path.suffix.lower() == ".json":
+        return write_json(path, rows)
+    table = []
+    for name, row in zip(relative_names([r.get("image") for r in rows]), rows):
+        if "error" in row:
+            table.append([row.get("image") or name, "", "", "", row["error"]])
+        else:
+            table.append([row.get("image") or name, row["pred_class"], f"{row['pred_score']:.6f}",
+                          "; ".join(f"{c} {s:.4f}" for c, s in row["topk"]), ""])
+    return write_csv(path, ["image", "pred_class", "pred_score", "topk", "error"], table)
+
+
+def output_file(out, what: str) -> Path:
+    """The .csv or .json file to write `what` into, its folder made."""
     path = Path(out)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise EasyclsError(f"'{out}' is not a file type for results: end the name with .csv (a "
-                           f"table for a spreadsheet) or .json.")
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise EasyclsError(f"out={str(out)!r} is not a file type for {what}: end the name with "
+                           f".csv (a table for a spreadsheet) or .json.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".json":
-        path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
-        return path
+    return path
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def write_csv(path: Path, header: List[str], rows: List[list]) -> Path:
     # utf-8-sig: Excel opens the file with Chinese class names intact.
     with open(path, "w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "pred_class", "pred_score", "topk", "error"])
-        for name, row in zip(relative_names([r.get("image") for r in rows]), rows):
-            if "error" in row:
-                writer.writerow([row.get("image") or name, "", "", "", row["error"]])
-                continue
-            writer.writerow([row.get("image") or name, row["pred_class"], f"{row['pred_score']:.6f}",
-                             "; ".join(f"{c} {s:.4f}" for c, s in row["topk"]), ""])
+        writer.writerow(header)
+        writer.writerows(rows)
     return path

@@ -363,7 +363,7 @@ def format_checkpoint_info(info: dict) -> str:
              f"  input      {spec}, {info['resize']}, mean {info['mean']}, std {info['std']}",
              f"  trained    {info['epoch']} epoch(s); best validation: {best}",
              f"  settings   {recipe}",
-             f"  resume     " + ("yes (optimizer, schedule and random state saved)"
+             "  resume     " + ("yes (optimizer, schedule and random state saved)"
                                  if info["resumable"] else "no: weights only (fine-tune with "
                                                            "train(checkpoint=...))"),
              f"  written by easycls {info['easycls_version']}, format {info['format_version']}"]

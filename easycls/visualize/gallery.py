@@ -1,5 +1,5 @@
 """The most confident right and wrong predictions of an evaluation, as tiles to look at."""
-from typing import List, Optional
+from typing import Optional
 
 from ..data.images import open_image
 from ..errors import EasyclsError
