@@ -182,3 +182,18 @@ def test_chinese_class_names_are_drawn_with_a_cjk_font(tmp_path):
     label = figure.axes[0].get_yticklabels()[0]
     assert label.get_text() == "石头"
     assert len(label.get_fontproperties().get_family()) == 2  # DejaVu, then the CJK font
+
+
+def test_a_notebook_shows_a_returned_figure_as_a_picture(monkeypatch):
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from easycls.visualize import figures
+
+    shell = InteractiveShell.instance()  # what get_ipython() returns in a notebook's kernel
+    monkeypatch.setattr(figures, "in_notebook", lambda: True)
+    figures._show_figures_in_notebooks.cache_clear()
+    figure = easycls.plot_confusion_matrix({"confusion_matrix": [[2, 0], [1, 1]],
+                                            "class_names": ["a", "b"]})
+    shown, _ = shell.display_formatter.format(figure)
+    assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n" and shown["text/plain"] == ""
