@@ -18,7 +18,7 @@ from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import create_model, get_spec, list_models
 from .process import is_main_process
-from .results import check_lang, format_results
+from .results import check_lang, format_results, shown
 
 DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
 
@@ -110,7 +110,7 @@ class Classifier:
 
         table = backbone_table()
         logger.info(format_backbone_table(table))
-        return table
+        return shown(table)
 
     def load_dataset(self, path: Union[str, Path], check: Optional[str] = "quick") -> FolderDataset:
         """Read an ImageNet-style data set folder, fix its classes and check it.
@@ -284,7 +284,7 @@ class Classifier:
         logger.info(format_report(report, lang))
         if out is not None and is_main_process():
             logger.info(f"Wrote one row per picture to '{write_predictions(report, out)}'.")
-        return report
+        return shown(report)
 
     def cam(self, image, target_class=None, method: str = "gradcam", target_layer: Optional[str] = None,
             show: bool = True, save_fold: Union[str, Path] = "cam_result",
@@ -307,7 +307,7 @@ class Classifier:
                              recursive=recursive, save_fold=save_fold if show else None,
                              display=in_notebook())
         self.last_results = results
-        return results
+        return shown(results)
 
     def convert(self, checkpoint: Optional[Union[str, Path]] = None, backend: str = "onnx",
                 out_file: Optional[Union[str, Path]] = None) -> str:
@@ -351,7 +351,7 @@ class Classifier:
             size = self.spec.image_size
         info = summarize(net, self.backbone, channels, image_size or size)
         logger.info(format_summary(info))
-        return info
+        return shown(info)
 
     def print_result(self, result=None, lang: str = "en") -> None:
         """Print a table of the given results (default: the last ones).

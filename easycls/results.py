@@ -107,3 +107,39 @@ def write_csv(path: Path, header: List[str], rows: List[list]) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+class ShownDict(dict):
+    """A dict whose echo in a notebook is short: arrays and long lists are summarised, since
+    a report or a table printed them already. Everything else about it is a plain dict."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text("{" + ",\n ".join(f"{key!r}: {_short(value)}" for key, value in self.items())
+                     + "}")
+
+
+class ShownList(list):
+    """A list of results whose echo in a notebook is short (see ShownDict)."""
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text("[" + ",\n ".join(map(_short, self[:6]))
+                     + (f",\n ... {len(self) - 6} more" if len(self) > 6 else "") + "]")
+
+
+def shown(value):
+    """`value` (a dict or a list of dicts) with a short notebook echo."""
+    if isinstance(value, dict):
+        return ShownDict(value)
+    return ShownList(ShownDict(item) if isinstance(item, dict) else item for item in value)
+
+
+def _short(value) -> str:
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # numpy arrays, tensors
+        return f"<{'x'.join(map(str, value.shape))} {value.dtype} array>"
+    if isinstance(value, dict) and not isinstance(value, ShownDict) and len(value) > 8:
+        return f"{{... {len(value)} entries}}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return f"[... {len(value)} items]"
+    return repr(value)

@@ -167,3 +167,11 @@ def test_a_class_weight_list_of_the_wrong_length_is_explained(fresh_data, tmp_pa
     model.load_dataset(fresh_data, check=None)
     with pytest.raises(TrainingError, match=r"a list of 3 weights of 0 or more, one per class"):
         model.train(epochs=1, class_weight=[1, 2], save_fold=tmp_path)
+
+
+def test_a_notebook_echoes_the_report_briefly_and_it_stays_a_plain_dict(model):
+    pretty = pytest.importorskip("IPython.lib.pretty").pretty
+    report = model.evaluate()
+    echo = pretty(report)
+    assert "'predictions': [... 36 items]" in echo and len(echo) < 2000
+    assert isinstance(report, dict) and json.loads(json.dumps(report))["num_images"] == 36
