@@ -133,7 +133,8 @@ def test_resnet18_uses_its_registry_layer(tmp_path):
 def test_a_center_cropping_model_colours_only_the_part_it_saw():
     spec = InputSpec(32, 1, (0.5,), (0.5,), resize="center-crop", crop_pct=0.5)
     result = {"cam": np.zeros((32, 32), np.float32), "target_class": "rock", "target_label": 1,
-              "target_score": 0.9}
+              "target_score": 0.9, "method": "gradcam", "pred_class": "rock", "pred_label": 1,
+              "pred_score": 0.9}
     picture = np.asarray(overlay(Image.new("RGB", (512, 256), "white"), result, spec))
     assert picture[200, 20].tolist() == [255, 255, 255]  # outside the centre crop
     assert picture[128, 256, 2] > picture[128, 256, 0] + 50  # inside: blue, the map's zero
@@ -150,3 +151,31 @@ def test_every_backbone_names_a_cam_layer_with_feature_maps(backbone):
     layer.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
     net(torch.zeros(1, channels, spec.image_size, spec.image_size, device="meta"))
     assert len(shapes[0]) == 4 and min(shapes[0][2:]) > 1
+
+
+def test_eigencam_says_it_does_not_look_at_classes(model, rock, capsys):
+    result = model.cam(rock, method="eigencam", target_class="paper", show=False)
+    assert "EigenCAM does not look at classes" in capsys.readouterr().out
+    assert result["target_class"] == result["pred_class"]
+
+
+def test_an_empty_map_is_explained_instead_of_shown_blank(model, rock, monkeypatch, capsys):
+    from easycls.visualize import cam
+
+    real_rows = cam._batch_results
+    monkeypatch.setattr(cam, "_batch_results", lambda *args: [  # as when no evidence is found
+        dict(row, cam=np.zeros((32, 32), np.float32)) for row in real_rows(*args)])
+    model.cam(rock, target_class="paper", show=False)
+    out = capsys.readouterr().out
+    assert "Grad-CAM found no evidence for the target class in 1 picture(s), so their maps are " \
+           "empty" in out and "(predicted rock)" in out
+
+
+def test_the_overlay_names_the_method_and_the_prediction_when_the_target_differs():
+    from easycls.visualize.cam import overlay_label
+
+    row = {"method": "gradcam++", "pred_class": "rock", "pred_label": 1, "pred_score": 0.97,
+           "target_class": "paper", "target_label": 0, "target_score": 0.02}
+    assert overlay_label(row) == "Grad-CAM++ paper 0.02 (predicted rock 0.97)"
+    assert overlay_label(dict(row, target_class="rock", target_label=1, target_score=0.97)) == \
+        "Grad-CAM++ rock 0.97"

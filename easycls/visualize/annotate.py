@@ -8,6 +8,7 @@ from ..log import logger
 from .fonts import drawable, pil_font
 
 MIN_SIDE = 256  # small inputs (28-px digits) are enlarged so the label stays readable
+MIN_FONT = 9  # pixels: smaller than this a label is no longer readable
 
 
 def enlarged(image: Image.Image) -> Image.Image:
@@ -23,10 +24,15 @@ def enlarged(image: Image.Image) -> Image.Image:
 def annotate(image: Image.Image, text: str) -> Image.Image:
     """A copy of `image` (RGB, at least MIN_SIDE px) with `text` on a dark band at the top."""
     image = enlarged(image)
-    font = pil_font(text, max(14, image.width // 16))
     draw = ImageDraw.Draw(image, "RGBA")
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    pad = max(4, (bottom - top) // 4)
+    size = max(14, image.width // 16)
+    while True:  # a long label gets a smaller font rather than being cut off at the edge
+        font = pil_font(text, size)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        pad = max(4, (bottom - top) // 4)
+        if right - left + 2 * pad <= image.width or size <= MIN_FONT:
+            break
+        size -= 1
     draw.rectangle((0, 0, min(image.width, right - left + 2 * pad), bottom - top + 2 * pad),
                    fill=(0, 0, 0, 170))
     draw.text((pad - left, pad - top), text, font=font, fill=(255, 255, 255, 255))

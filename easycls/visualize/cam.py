@@ -14,6 +14,7 @@ from PIL import Image
 from ..data.input_spec import InputSpec
 from ..errors import BackboneError, EasyclsError, ImageError
 from ..inference import check_color_order, collect_inputs
+from ..log import logger
 from ..process import is_main_process
 from .annotate import annotate, enlarged, save_pictures
 from .fonts import drawable
@@ -21,6 +22,9 @@ from .fonts import drawable
 # Names users type -> grad-cam class names, imported only when a map is made.
 METHODS = {"gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "layercam": "LayerCAM",
            "eigencam": "EigenCAM"}
+TITLES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "layercam": "LayerCAM",
+          "eigencam": "EigenCAM"}
+CLASS_FREE = ("eigencam",)  # maps that show the strongest features, whatever the class
 CAM_BATCH_SIZE = 16  # gradients of every layer are kept: smaller batches than inference's
 LISTED_LAYERS = 25
 
@@ -35,6 +39,11 @@ def cam_inputs(predictor, spec, image, target_class=None, method: str = "gradcam
                          f"pictures in sub-folders) or False.")
     method, cam_class = _method(method)
     target = _target_label(target_class, predictor.classes)
+    if method in CLASS_FREE and target is not None:
+        logger.warning(f"Note: {TITLES[method]} does not look at classes: it shows the strongest "
+                       f"features of each picture, the same map whatever target_class says. Use "
+                       f"method='gradcam' to see the evidence for {predictor.classes[target]!r}.")
+        target = None
     items, single = collect_inputs(image, check_color_order(color_order), recursive)
     layer_name, layer = _layer(predictor, spec, target_layer)
 
@@ -57,6 +66,7 @@ def cam_inputs(predictor, spec, image, target_class=None, method: str = "gradcam
             for index, row in zip(batch, rows):
                 results[index] = dict(row, method=method, layer=layer_name)
 
+    _say_which_maps_are_empty(method, [row for row in results if "error" not in row])
     if save_fold is not None and is_main_process():
         pictures = ((item.name, overlay(item.load(), row, predictor.spec))
                     for item, row in zip(items, results) if "error" not in row)
@@ -93,8 +103,29 @@ def overlay(picture: Image.Image, result: dict, spec: InputSpec) -> Image.Image:
     colours = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)[:, :, ::-1]  # BGR to RGB
     region = array[top:bottom, left:right]
     array[top:bottom, left:right] = (region * 0.5 + colours * 0.5).astype(np.uint8)
-    name = drawable(result["target_class"], result["target_label"])
-    return annotate(Image.fromarray(array), f"CAM {name} {result['target_score']:.2f}")
+    return annotate(Image.fromarray(array), overlay_label(result))
+
+
+def overlay_label(result: dict) -> str:
+    """'Grad-CAM rock 0.93', and the prediction too where the map is of another class."""
+    title = TITLES[result["method"]]
+    predicted = f"{drawable(result['pred_class'], result['pred_label'])} {result['pred_score']:.2f}"
+    if result["method"] in CLASS_FREE:
+        return f"{title}, predicted {predicted}"
+    text = f"{title} {drawable(result['target_class'], result['target_label'])} {result['target_score']:.2f}"
+    return text if result["target_label"] == result["pred_label"] else f"{text} (predicted {predicted})"
+
+
+def _say_which_maps_are_empty(method: str, rows: List[dict]) -> None:
+    """A map with no heat at all means no evidence for the class: say so, or a student reads
+    it as 'the model looks nowhere'."""
+    empty = [row for row in rows if float(row["cam"].max()) <= 1e-6]
+    if empty:
+        names = ", ".join(f"{row['image'] or 'the picture'} (predicted {row['pred_class']})"
+                          for row in empty[:5])
+        logger.warning(f"Note: {TITLES[method]} found no evidence for the target class in "
+                       f"{len(empty)} picture(s), so their maps are empty: {names}"
+                       f"{', ...' if len(empty) > 5 else ''}.")
 
 
 def _seen_box(spec: InputSpec, width: int, height: int) -> Tuple[int, int, int, int]:
