@@ -18,7 +18,7 @@ from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import create_model, get_spec, list_models
 from .process import is_main_process
-from .results import check_lang, format_results, shown
+from .results import check_lang, check_output, format_results, shown
 
 DEFAULT_SAVE_FOLD = "checkpoints/cls_model"
 
@@ -274,6 +274,8 @@ class Classifier:
         else:
             predictor = self._require_predictor()
         check_lang(lang)
+        if out is not None:
+            check_output(out, "evaluate()")
         classes = predictor.classes
         topk = (train_options.default_topk(len(classes)) if topk is None
                 else train_options.checked_topk(topk, len(classes), error=EasyclsError))
@@ -381,9 +383,10 @@ class Classifier:
     def _require_predictor(self) -> Predictor:
         if self._predictor is None:
             raise CheckpointError(
-                "This model has no weights yet. Pass a checkpoint, e.g. "
-                "model.inference(image, checkpoint='checkpoints/cls_model/best_accuracy_top-1.pth'), "
-                "call model.load_checkpoint(...) first, or train it with model.train().")
+                "This model has no weights yet. Load a checkpoint first, e.g. "
+                "model.load_checkpoint('checkpoints/cls_model/best_accuracy_top-1.pth'), pass "
+                "one (inference(..., checkpoint=...), evaluate(checkpoint=...)), or train the "
+                "model with model.train().")
         return self._predictor
 
 

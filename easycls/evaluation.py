@@ -4,6 +4,7 @@ The Evaluator scores the pictures exactly as validation does; this module picks
 the pictures, turns the predictions into plain data (one row per picture, the
 per-class metrics, the confusion matrix), prints the report and writes the rows.
 """
+import difflib
 import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -39,8 +40,10 @@ def evaluation_samples(where, dataset: Optional[FolderDataset],
                            f"path, got {type(where).__name__} {where!r}.")
     folder = Path(where)
     if not folder.is_dir():
+        close = difflib.get_close_matches(str(where).lower(), ["test", "val", "train"], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise PathNotFoundError(f"{str(where)!r} is neither a split name ('test', 'val', "
-                                f"'train') nor a folder (looked in {Path.cwd()}).")
+                                f"'train') nor a folder (looked in {Path.cwd()}).{hint}")
     splits = split_folders(folder)
     if "train" in splits:
         other = read_dataset(folder, write_lists=False)

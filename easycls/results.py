@@ -85,12 +85,18 @@ def write_results(results: Union[dict, List[dict]], out) -> Path:
     return write_csv(path, ["image", "pred_class", "pred_score", "topk", "error"], table)
 
 
-def output_file(out, what: str) -> Path:
-    """The .csv or .json file to write `what` into, its folder made."""
+def check_output(out, what: str) -> Path:
+    """The .csv or .json file `out` names, refused before any work if it is neither."""
     path = Path(out)
     if path.suffix.lower() not in (".csv", ".json"):
         raise EasyclsError(f"out={str(out)!r} is not a file type for {what}: end the name with "
                            f".csv (a table for a spreadsheet) or .json.")
+    return path
+
+
+def output_file(out, what: str) -> Path:
+    """The .csv or .json file to write `what` into, its folder made."""
+    path = check_output(out, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

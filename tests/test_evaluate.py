@@ -99,9 +99,10 @@ def test_a_json_file_holds_the_whole_report(model, tmp_path):
     assert len(saved["predictions"]) == 36
 
 
-def test_an_unknown_output_type_is_explained(model, tmp_path):
+def test_an_unknown_output_type_is_explained_before_any_picture_is_scored(model, tmp_path, capsys):
     with pytest.raises(EasyclsError, match=r"end the name with .csv"):
         model.evaluate(out=tmp_path / "rows.xlsx")
+    assert "Evaluated" not in capsys.readouterr().out
 
 
 def test_any_folder_of_class_folders_can_be_evaluated(trained, hand_data):
@@ -175,3 +176,8 @@ def test_a_notebook_echoes_the_report_briefly_and_it_stays_a_plain_dict(model):
     echo = pretty(report)
     assert "'predictions': [... 36 items]" in echo and len(echo) < 2000
     assert isinstance(report, dict) and json.loads(json.dumps(report))["num_images"] == 36
+
+
+def test_a_misspelt_split_name_is_suggested(model):
+    with pytest.raises(FileNotFoundError, match=r"neither a split name .* Did you mean 'test'\?"):
+        model.evaluate("tset")

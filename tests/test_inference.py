@@ -108,7 +108,7 @@ def test_inference_with_checkpoint_loads_it(trained, hand_data, tmp_path):
 
 
 def test_inference_without_weights_says_how_to_get_them():
-    with pytest.raises(CheckpointError, match="has no weights yet. Pass a checkpoint"):
+    with pytest.raises(CheckpointError, match="has no weights yet. Load a checkpoint first"):
         Classifier("LeNet").fast_inference(np.zeros((8, 8), np.uint8))
 
 

@@ -197,3 +197,16 @@ def test_a_notebook_shows_a_returned_figure_as_a_picture(monkeypatch):
                                             "class_names": ["a", "b"]})
     shown, _ = shell.display_formatter.format(figure)
     assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n" and shown["text/plain"] == ""
+
+
+def test_plot_log_of_a_checkpoint_says_it_is_not_a_log(trained):
+    _, save_fold, _ = trained
+    with pytest.raises(EasyclsError, match=r"is not a log.json: it is not text \(a checkpoint"):
+        easycls.plot_log(save_fold / "latest.pth")
+
+
+def test_a_picture_saved_as_jpg_is_a_jpeg(tmp_path):
+    easycls.plot_confusion_matrix({"confusion_matrix": [[1, 0], [0, 1]], "class_names": ["a", "b"]},
+                                  save=tmp_path / "cm.jpg")
+    with Image.open(tmp_path / "cm.jpg") as picture:
+        assert picture.format == "JPEG"

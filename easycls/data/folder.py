@@ -313,7 +313,7 @@ def read_dataset(path, num_classes: Optional[int] = None,
             f"Data set folder '{path}' does not exist (looked in {Path.cwd()}). Check the "
             f"path; it should contain classes.txt and training_set/, val_set/ folders.")
     if not root.is_dir():
-        raise DatasetError(f"'{path}' is a file, but load_dataset needs a folder with "
+        raise DatasetError(f"'{path}' is a file, but a data set is a folder with "
                            f"training_set/ and val_set/ (or one folder per class).")
     reading = Reading([], write_lists, problems, root=root)
     notes = reading.notes

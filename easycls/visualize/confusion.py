@@ -16,21 +16,27 @@ def plot_confusion_matrix(report: dict, save: Optional[str] = None):
         >>> report = model.evaluate('test')
         >>> easycls.plot_confusion_matrix(report, save='confusion.png')
     """
+    from matplotlib.ticker import MaxNLocator
+
     counts, names = _checked(report)
     n = len(names)
     shares = [[100.0 * c / sum(row) if sum(row) else 0.0 for c in row] for row in counts]
-    side = min(max(4.5, 0.32 * n + 2.5), 14)
-    figure = new_figure((2 * side + 1.5, side + 0.6))
+    side = min(max(4.5, 0.4 * n + 2), 20)  # inches a panel: about 0.4 per class
+    figure = new_figure((2 * side + 1.5, side + 0.8))
     labels = drawable_names(names)
     for axes, values, title, unit in zip(figure.subplots(1, 2), (counts, shares),
                                          ("Pictures", "Share of each true class"), ("", "%")):
         peak = max(max(row) for row in values) or 1
         image = axes.imshow(values, cmap="Blues", vmin=0, vmax=peak if unit == "" else 100)
-        figure.colorbar(image, ax=axes, shrink=0.8, label="pictures" if unit == "" else "% of the row")
+        bar = figure.colorbar(image, ax=axes, shrink=0.8,
+                              label="pictures" if unit == "" else "% of the row")
+        if unit == "":
+            bar.locator = MaxNLocator(integer=True)  # counts: no 0.5 pictures
+            bar.update_ticks()
         axes.set_title(title)
         axes.set_xlabel("predicted class")
         axes.set_ylabel("true class")
-        size = 10 if n <= 10 else max(5, 10 - (n - 10) // 4)
+        size = 10 if n <= 10 else 9 if n <= 20 else 8
         font = figure_font(size)
         axes.set_xticks(range(n), labels=labels, rotation=45 if n > 4 else 0,
                         ha="right" if n > 4 else "center", fontproperties=font)
@@ -40,7 +46,8 @@ def plot_confusion_matrix(report: dict, save: Optional[str] = None):
                 for column in range(n):
                     value = values[row][column]
                     axes.text(column, row, f"{value:.0f}{unit}", ha="center", va="center",
-                              fontsize=size, color=heat_colours(value / (peak if unit == "" else 100)))
+                              fontsize=size - 1 if n > 6 else size,
+                              color=heat_colours(value / (peak if unit == "" else 100)))
     accuracy = report.get("accuracy_top-1")
     if accuracy is not None:
         figure.suptitle(f"Confusion matrix: {report.get('num_images', sum(map(sum, counts)))} "

@@ -26,7 +26,13 @@ def _records(path: Path) -> Tuple[List[dict], List[dict]]:
     """The train and val records, each step once: a resumed run repeats the steps of the
     epoch it was interrupted in, and the later records are the ones that count."""
     latest: Dict[tuple, dict] = {}
-    for record in read_log(path):
+    try:
+        records = read_log(path)
+    except UnicodeDecodeError:
+        raise EasyclsError(f"'{path}' is not a log.json: it is not text (a checkpoint or a "
+                           f"picture?). Give the log.json in the run's save_fold, e.g. "
+                           f"plot_log('{path.parent / 'log.json'}').") from None
+    for record in records:
         if record.get("mode") in ("train", "val") and "epoch" in record:
             latest[(record["mode"], record["epoch"], record.get("iter", 0))] = record
     ordered = [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0] == "val", k[2]))]
@@ -78,7 +84,7 @@ def plot_log(logs: Union[PathLike, Sequence[PathLike]], save: Optional[PathLike]
                 any_val = True
                 accuracy_axes.plot(*zip(*points), color=colour, linestyle=style, marker="o",
                                    label=f"{name} {key.replace('accuracy_', '')}")
-    loss_axes.set(title="Training loss (thin: every logged step, dots: epoch mean)",
+    loss_axes.set(title="Training loss (line: logged steps, dots: epoch means)",
                   xlabel="epoch", ylabel="loss")
     loss_axes.legend(prop=figure_font())
     accuracy_axes.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy (%)")

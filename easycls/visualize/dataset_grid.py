@@ -29,10 +29,10 @@ def show_dataset(path, per_class: int = 8, split: str = "train", save: Optional[
         raise DatasetError(f"The data set '{path}' has no {split!r} pictures; its splits: "
                            f"{', '.join(name for name, rows in dataset.splits.items() if rows)}.")
     classes = dataset.classes
-    tile = 1.2 if len(classes) <= 10 else 0.8
+    tile = 1.2 if len(classes) <= 10 else 0.9
     figure = new_figure((max(5.0, 2.2 + per_class * tile), 0.6 + len(classes) * tile))
     axes = figure.subplots(len(classes), per_class, squeeze=False)
-    font = figure_font(10 if len(classes) <= 10 else 7)
+    font = figure_font(10 if len(classes) <= 10 else 8)
     counts = dataset.counts(split)
     for label, row in enumerate(axes):
         paths = [p for p, sample_label in samples if sample_label == label]

@@ -43,7 +43,7 @@ def plot_gallery(report: dict, n: int = 8, save: Optional[str] = None):
             if index < len(group):
                 _draw_tile(tile, group[index], colour, font)
         if not group:
-            axes.flat[0].text(0, 0.5, "none", fontsize=12, transform=axes.flat[0].transAxes)
+            section.text(0.5, 0.5, "none", fontsize=12, ha="center", va="center", color=colour)
     return finish(figure, save)
 
 
