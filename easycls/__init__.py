@@ -3,19 +3,23 @@
     >>> from easycls import Classifier as cls
     >>> model = cls('LeNet')
 """
+from . import datasets
 from .checkpoints import publish, pth_info
 from .classifier import Classifier
 from .data.doctor import DatasetReport, check_dataset
 from .engine.callbacks import Callback
 from .engine.log_json import read_log
-from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ImageError,
+from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ExportError,
+                     ExportUnavailableError, ImageError,
                      PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
                      WeightsUnavailableError)
+from .export import onnx_predict
 from .version import __version__
 from .visualize import plot_confusion_matrix, plot_gallery, plot_log, show_dataset
 
 __all__ = ["Classifier", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__",
-           "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "pth_info", "publish", "EasyclsError", "BackboneError",
+           "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "pth_info", "publish",
+           "onnx_predict", "ExportError", "ExportUnavailableError", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "SettingError", "TrainingInterrupted",
            "WeightsUnavailableError"]

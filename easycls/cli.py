@@ -153,8 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     kind.add_argument("source", help="the folder holding the four IDX files")
     kind.add_argument("target")
     kind.add_argument("--classes", type=_value, default=None,
-                      help="class names in label order, e.g. zero,one,...; default: 0-9 "
-                           "(Fashion-MNIST's names for its files)")
+                      help="class names in label order, e.g. zero,one,two,... (default: 0 to 9)")
     kind = kinds.add_parser("cifar", help="CIFAR-10 / CIFAR-100 python pickles "
                                           "(cifar-10-batches-py, cifar-100-python)")
     kind.add_argument("source")

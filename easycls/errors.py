@@ -41,6 +41,14 @@ class SettingError(EasyclsError, AttributeError):
     """An attribute of the model that does not exist (usually a misspelt setting)."""
 
 
+class ExportError(EasyclsError, ValueError):
+    """An export that cannot be done as asked (unknown backend, a file name for the other kind)."""
+
+
+class ExportUnavailableError(EasyclsError, ImportError):
+    """The optional packages an ONNX export or onnx_predict needs are not installed."""
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped training after its progress was saved; the message says how to go on.
 

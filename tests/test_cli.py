@@ -126,3 +126,30 @@ def test_bad_arguments_exit_with_2_and_the_usage():
     done = run("train")
     assert done.returncode == 2 and "the following arguments are required: data" in done.stderr
     assert run("fly").returncode == 2
+
+
+def test_export_writes_an_onnx_file_that_classifies_like_the_checkpoint(best, hand_data, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import easycls
+
+    done = run("export", best, "--format", "onnx", "--out", tmp_path / "hand.onnx")
+    assert done.returncode == 0, done.stderr
+    picture = sorted((hand_data / "test_set" / "rock").glob("*.png"))[0]
+    exported = easycls.onnx_predict(tmp_path / "hand.onnx", picture)
+    expected = easycls.Classifier.from_checkpoint(best).fast_inference(picture)
+    assert exported["pred_class"] == expected["pred_class"]
+    assert abs(exported["pred_score"] - expected["pred_score"]) < 1e-4
+
+
+def test_convert_split_makes_a_data_set_easycls_loads(tmp_path):
+    from easycls import Classifier
+    from easycls.data.synthetic import make_hand_gestures
+
+    source = tmp_path / "photos"
+    made = make_hand_gestures(tmp_path / "made", train_per_class=10, val_per_class=0,
+                              test_per_class=0, size=16)
+    shutil.copytree(made / "training_set", source)
+    done = run("convert", "split", source, tmp_path / "data", "--val", "0.2", "--test", "0.2")
+    assert done.returncode == 0, done.stderr
+    dataset = Classifier("LeNet").load_dataset(tmp_path / "data")
+    assert dataset.sizes() == {"train": 18, "val": 6, "test": 6}
