@@ -1,4 +1,5 @@
-"""The IDX (MNIST-format) converter, and what `import easycls` costs."""
+"""The IDX (MNIST-format) converter under its first names (easycls.data.convert), and what
+`import easycls` costs. The converters themselves are tested in test_datasets.py."""
 import gzip
 import subprocess
 import sys
@@ -45,6 +46,15 @@ def test_a_truncated_idx_file_is_explained(tmp_path):
 def test_missing_idx_files_say_how_to_get_fashion_mnist(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         mnist_style_to_folder(tmp_path, tmp_path / "out", ["a"])
+
+
+def test_the_fashion_mnist_spelling_of_the_readme_still_converts(idx_folder, tmp_path):
+    from easycls.data.convert import fashion_mnist_to_folder
+
+    target = fashion_mnist_to_folder(tmp_path / "fashion", source=idx_folder, limit=6)
+    dataset = read_dataset(target, notify=lambda _: None)
+    assert dataset.classes[:3] == ["T-shirt_top", "Trouser", "Pullover"]
+    assert dataset.sizes() == {"train": 6, "val": 6}
 
 
 def test_import_does_not_load_matplotlib_or_opencv():
