@@ -29,7 +29,7 @@ from torch import nn
 
 from .data.input_spec import InputSpec
 from .engine.checkpoint import CheckpointMeta, unwrap
-from .errors import (EasyclsError, ExportError, ExportUnavailableError, ImageError,
+from .errors import (ExportError, ExportUnavailableError, ImageError,
                      PathNotFoundError)
 from .log import logger
 from .process import is_main_process
@@ -310,7 +310,7 @@ def onnx_predict(onnx_file: Union[str, Path], image, color_order: Optional[str] 
     (averaging when shrinking). For resize='center-crop' (imported MMEdu models),
     resize the shorter side to image_size / crop_pct and cut out the centre instead.
     """
-    from .inference import check_color_order, collect_inputs
+    from .inference import check_color_order, collect_inputs, decoded_batches
 
     if not isinstance(recursive, bool):
         raise ImageError(f"recursive={recursive!r} is not valid: use True (also classify the "
@@ -319,18 +319,7 @@ def onnx_predict(onnx_file: Union[str, Path], image, color_order: Optional[str] 
     items, single = collect_inputs(image, check_color_order(color_order), recursive)
     k = min(5, len(classes))
     results: List[Optional[dict]] = [None] * len(items)
-    for start in range(0, len(items), BATCH_SIZE):
-        arrays, places = [], []
-        for place in range(start, min(start + BATCH_SIZE, len(items))):
-            try:
-                arrays.append(items[place].model_array(spec))
-                places.append(place)
-            except EasyclsError as exc:
-                if single:
-                    raise
-                results[place] = {"image": items[place].path, "error": str(exc)}
-        if not arrays:
-            continue
+    for places, arrays in decoded_batches(items, spec, BATCH_SIZE, results, raise_errors=single):
         batch = np.stack(arrays).astype(np.float32) / 255.0
         probabilities = session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
         for place, row in zip(places, probabilities):

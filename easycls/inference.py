@@ -223,6 +223,24 @@ class Predictor:
         return results
 
 
+def decoded_batches(items: List[InputItem], spec: InputSpec, batch_size: int,
+                    results: List[Optional[dict]], raise_errors: bool):
+    """(places, uint8 arrays) of each batch of items, decoded as `spec` says; an unreadable
+    picture gets its {'image', 'error'} entry in `results` (or raises, for a single one)."""
+    for start in range(0, len(items), batch_size):
+        places, arrays = [], []
+        for place in range(start, min(start + batch_size, len(items))):
+            try:
+                arrays.append(items[place].model_array(spec))
+                places.append(place)
+            except EasyclsError as exc:
+                if raise_errors:
+                    raise
+                results[place] = {"image": items[place].path, "error": str(exc)}
+        if arrays:
+            yield places, arrays
+
+
 def predict_inputs(predictor: Predictor, image, color_order: Optional[str] = None,
                    recursive: bool = False) -> Tuple[Union[dict, List[dict]], List[InputItem]]:
     """Results for `image` (a dict for one picture, a list otherwise) and the items read."""

@@ -1,19 +1,18 @@
 """ONNX and TorchScript export: the files give the probabilities easycls gives, and carry
 their class names and input spec; onnx_predict and the plain snippet use them without torch."""
-import inspect
 import json
 import shutil
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from easycls import Classifier
 from easycls.data.input_spec import InputSpec
 from easycls.engine.checkpoint import CheckpointMeta, checkpoint_dict, save_atomic
-from easycls import ExportError, ExportUnavailableError, onnx_predict
+from easycls import Classifier, ExportError, ExportUnavailableError, onnx_predict
 from easycls.export import export_model
 from easycls.inference import collect_inputs
 from easycls.models import create_model
@@ -292,25 +291,19 @@ def test_onnx_predict_refuses_an_onnx_file_easycls_did_not_write(tmp_path):
 
 
 # Copied verbatim from onnx_predict's docstring (the test below checks they stay the same).
-SNIPPET = '''\
-import json
-import numpy as np
-import onnxruntime as ort
-from PIL import Image
-
-session = ort.InferenceSession("hand_gray.onnx", providers=["CPUExecutionProvider"])
-meta = session.get_modelmeta().custom_metadata_map
-classes, spec = json.loads(meta["easycls_classes"]), json.loads(meta["easycls_input"])
-picture = Image.open("demo/rock.png").convert("L" if spec["channels"] == 1 else "RGB")
-picture = picture.resize((spec["image_size"], spec["image_size"]), Image.BILINEAR)
-x = np.asarray(picture, np.float32).reshape(spec["image_size"], spec["image_size"], -1)
-probabilities = session.run(None, {"images": x.transpose(2, 0, 1)[None] / 255})[0][0]
-print(classes[probabilities.argmax()], probabilities.max())
-'''
+def _snippet_in(text: str) -> str:
+    """The code block that follows 'Without easycls' in onnx_predict's docstring."""
+    block = text.split("Without easycls", 1)[1].split("\n\n", 1)[1].split("\n\n    It gives", 1)[0]
+    return textwrap.dedent(block) + "\n"
 
 
-def test_the_snippet_in_onnx_predicts_docstring_is_the_one_tested():
-    assert textwrap.indent(SNIPPET, "    ") in inspect.getdoc(onnx_predict)
+SNIPPET = _snippet_in(onnx_predict.__doc__)
+
+
+def test_the_readme_shows_the_snippet_of_onnx_predicts_docstring():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert SNIPPET.startswith("import json\n") and SNIPPET.rstrip().endswith("probabilities.max())")
+    assert SNIPPET in readme
 
 
 def test_the_snippet_without_easycls_gives_inferences_probabilities(

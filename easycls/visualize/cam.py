@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..data.input_spec import InputSpec
 from ..errors import BackboneError, EasyclsError, ImageError
-from ..inference import check_color_order, collect_inputs
+from ..inference import check_color_order, collect_inputs, decoded_batches
 from ..log import logger
 from ..process import is_main_process
 from .annotate import annotate, enlarged, save_pictures
@@ -50,18 +50,8 @@ def cam_inputs(predictor, spec, image, target_class=None, method: str = "gradcam
     results: List[Optional[dict]] = [None] * len(items)
     model = predictor.model
     with _weights_untouched(model), _released(cam_class(model, [layer])) as cam:
-        for start in range(0, len(items), CAM_BATCH_SIZE):
-            batch, arrays = [], []
-            for index in range(start, min(start + CAM_BATCH_SIZE, len(items))):
-                try:
-                    arrays.append(items[index].model_array(predictor.spec))
-                    batch.append(index)
-                except EasyclsError as exc:
-                    if single:
-                        raise
-                    results[index] = {"image": items[index].path, "error": str(exc)}
-            if not batch:
-                continue
+        for batch, arrays in decoded_batches(items, predictor.spec, CAM_BATCH_SIZE, results,
+                                             raise_errors=single):
             rows = _batch_results(cam, predictor, [items[i] for i in batch], arrays, target)
             for index, row in zip(batch, rows):
                 results[index] = dict(row, method=method, layer=layer_name)
