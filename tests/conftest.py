@@ -53,3 +53,17 @@ def loaded_model(trained):
     model = Classifier("LeNet")
     model.load_checkpoint(save_fold / "best_accuracy_top-1.pth", device="cpu")
     return model
+
+
+@pytest.fixture
+def no_cjk_font(monkeypatch):
+    """A computer without any font that draws Chinese (and no EASYCLS_FONT set)."""
+    from easycls.visualize import fonts
+
+    monkeypatch.setattr(fonts, "CJK_FONTS", ())
+    monkeypatch.delenv(fonts.FONT_VARIABLE, raising=False)
+    fonts.cjk_font_path.cache_clear()
+    fonts.warn_no_cjk_font.cache_clear()
+    yield
+    fonts.cjk_font_path.cache_clear()
+    fonts.warn_no_cjk_font.cache_clear()

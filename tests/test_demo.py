@@ -11,12 +11,18 @@ from easycls import Classifier, read_log
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_quickstart_trains_above_90_percent_and_writes_annotated_pictures(tmp_path):
+def run_demo(script: str, folder):
+    """Run a demo script in a copy of the demo pictures and the bundled data set."""
     for part in ("demo", "dataset"):
-        shutil.copytree(REPO / part, tmp_path / part)
-    done = subprocess.run([sys.executable, str(tmp_path / "demo" / "quickstart.py")],
+        shutil.copytree(REPO / part, folder / part)
+    done = subprocess.run([sys.executable, str(folder / "demo" / script)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_quickstart_trains_above_90_percent_and_writes_annotated_pictures(tmp_path):
+    done = run_demo("quickstart.py", tmp_path)
     val = [line for line in read_log(tmp_path / "checkpoints" / "hand_gray" / "log.json")
            if line.get("mode") == "val"]
     assert max(line["accuracy_top-1"] for line in val) > 90.0
@@ -36,11 +42,7 @@ def test_bundled_checkpoint_classifies_every_demo_picture(tmp_path):
 
 
 def test_the_pictures_demo_draws_every_picture(tmp_path):
-    for part in ("demo", "dataset"):
-        shutil.copytree(REPO / part, tmp_path / part)
-    done = subprocess.run([sys.executable, str(tmp_path / "demo" / "pictures.py")],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_demo("pictures.py", tmp_path)
     out = tmp_path / "cls_pictures"
     for name in ("dataset.png", "curves.png", "confusion.png", "gallery.png", "cam/rock.png",
                  "cam_paper/rock.png", "cam_many/paper_0.png"):

@@ -236,24 +236,16 @@ def test_print_result_in_an_unknown_language_is_explained(model, hand_data):
         model.print_result(result, lang="cn")
 
 
-def test_without_a_chinese_font_pictures_show_the_class_number(monkeypatch, tmp_path, capsys):
+def test_without_a_chinese_font_pictures_show_the_class_number(no_cjk_font, tmp_path, capsys):
     from easycls.inference import InputItem
-    from easycls.visualize import fonts, label_text, save_annotated
+    from easycls.visualize import label_text, save_annotated
 
-    monkeypatch.setattr(fonts, "CJK_FONTS", ())
-    monkeypatch.delenv(fonts.FONT_VARIABLE, raising=False)
-    fonts.cjk_font_path.cache_clear()
-    fonts.warn_no_cjk_font.cache_clear()
-    try:
-        result = {"pred_class": "石头", "pred_label": 1, "pred_score": 0.9}
-        assert label_text(result) == "class 1 0.90"
-        item = InputItem(None, Image.new("L", (30, 30)), "x.png")
-        save_annotated([item], [result], tmp_path)
-        assert "sudo apt-get install fonts-noto-cjk" in capsys.readouterr().out
-        assert (tmp_path / "x.png").exists()
-    finally:
-        fonts.cjk_font_path.cache_clear()
-        fonts.warn_no_cjk_font.cache_clear()
+    result = {"pred_class": "石头", "pred_label": 1, "pred_score": 0.9}
+    assert label_text(result) == "class 1 0.90"
+    item = InputItem(None, Image.new("L", (30, 30)), "x.png")
+    save_annotated([item], [result], tmp_path)
+    assert "sudo apt-get install fonts-noto-cjk" in capsys.readouterr().out
+    assert (tmp_path / "x.png").exists()
 
 
 def test_a_font_named_by_the_user_draws_class_names(monkeypatch):

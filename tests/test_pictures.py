@@ -159,20 +159,12 @@ def test_pictures_take_what_evaluate_returns_and_explain_anything_else():
         easycls.plot_gallery({"accuracy_top-1": 50})
 
 
-def test_without_a_chinese_font_figures_show_class_numbers_and_warn_once(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(fonts, "CJK_FONTS", ())
-    monkeypatch.delenv(fonts.FONT_VARIABLE, raising=False)
-    fonts.cjk_font_path.cache_clear()
-    fonts.warn_no_cjk_font.cache_clear()
-    try:
-        report = {"confusion_matrix": [[2, 0], [1, 1]], "class_names": ["石头", "rock"]}
-        figure = easycls.plot_confusion_matrix(report)
-        easycls.plot_confusion_matrix(report)
-        assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["class 0", "rock"]
-        assert capsys.readouterr().out.count("No font that can draw these class names") == 1
-    finally:
-        fonts.cjk_font_path.cache_clear()
-        fonts.warn_no_cjk_font.cache_clear()
+def test_without_a_chinese_font_figures_show_class_numbers_and_warn_once(no_cjk_font, capsys):
+    report = {"confusion_matrix": [[2, 0], [1, 1]], "class_names": ["石头", "rock"]}
+    figure = easycls.plot_confusion_matrix(report)
+    easycls.plot_confusion_matrix(report)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["class 0", "rock"]
+    assert capsys.readouterr().out.count("No font that can draw these class names") == 1
 
 
 @pytest.mark.skipif(fonts.cjk_font_path() is None, reason="no CJK font on this machine")
