@@ -176,5 +176,6 @@ class EpochSummary(Callback):
                  f"lr {self.lr:.3g}"] if self.losses else []
         parts += [name.replace("accuracy_", "val ") + f" {value:.2f}%"
                   for name, value in metrics.items()]
-        parts.append(f"{time.perf_counter() - self.started:.1f} s")
+        seconds = time.perf_counter() - self.started
+        parts.append(f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s")  # never "0.0 s"
         logger.info(f"Epoch {epoch}/{run.recipe.epochs}: " + ", ".join(parts))
