@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, help_text, description=None):
-        sub = commands.add_parser(name, help=help_text, description=description or help_text,
+        sentence = help_text[0].upper() + help_text[1:] + "."
+        sub = commands.add_parser(name, help=help_text, description=description or sentence,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show the full traceback when something goes wrong")
