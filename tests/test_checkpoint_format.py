@@ -53,8 +53,8 @@ def test_a_checkpoint_written_by_easycls_0_1_0_resumes_with_a_note(v0_data, tmp_
     shutil.copy(V0_CHECKPOINT, run / "latest.pth")
     epochs, out = resume(v0_data, run, 4, capsys)
     assert epochs == [4]
-    assert ("does not record warmup_epochs, label_smoothing, class_weight; using warmup_epochs=1, "
-            "label_smoothing=0.0, class_weight=None") in out
+    assert ("does not record warmup_epochs, grad_clip, label_smoothing, class_weight; using "
+            "warmup_epochs=1, grad_clip=None, label_smoothing=0.0, class_weight=None") in out
     latest = torch.load(run / "latest.pth", weights_only=True)
     assert latest["meta"]["epoch"] == 4 and latest["meta"]["format_version"] == FORMAT_VERSION
     assert latest["meta"]["recipe"]["batch_size"] == 8  # the run's own settings go on

@@ -36,12 +36,18 @@ class Acceleration:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    def backward_and_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                          max_grad_norm: Optional[float] = None) -> None:
+        """One weight update; gradients longer than max_grad_norm are shortened to it."""
         if self.scaler is None:
             loss.backward()
+            _clip(optimizer, max_grad_norm)
             optimizer.step()
             return
         self.scaler.scale(loss).backward()
+        if max_grad_norm is not None:
+            self.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            _clip(optimizer, max_grad_norm)
         self.scaler.step(optimizer)
         self.scaler.update()
 
@@ -54,6 +60,12 @@ class Acceleration:
         if self.amp_dtype is None:
             return f"{self.device.type}: float32"
         return f"{self.device}: {str(self.amp_dtype).replace('torch.', '')} mixed precision, channels_last, cudnn.benchmark"
+
+
+def _clip(optimizer: torch.optim.Optimizer, max_grad_norm: Optional[float]) -> None:
+    if max_grad_norm is not None:
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        nn.utils.clip_grad_norm_(parameters, max_grad_norm)
 
 
 def _grad_scaler():

@@ -365,6 +365,8 @@ OPTIONS: List[Option] = [
            _choose_weight_decay),
     Option("warmup_epochs", 1, "epochs of linear lr warm-up before the cosine decay",
            _warmup_epochs, _choose_warmup),
+    Option("grad_clip", None, "largest gradient norm one step may take (None: no limit)",
+           optional(positive_number)),
     Option("label_smoothing", 0.0, "share of each target spread over the other classes",
            between(0, 0.5)),
     Option("class_weight", None, "'balanced' or one loss weight per class, for imbalanced data",

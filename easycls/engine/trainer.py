@@ -22,6 +22,13 @@ from .schedule import WarmupCosine
 from .training_data import TrainingData, check_unreadable
 
 LOG_INTERVAL = 10  # iterations between train records, as OpenMMLab's default
+# An epoch of fewer steps than this leaves BatchNorm's running averages (momentum 0.1)
+# behind the weights, which change fast early on: validation then sees a network that
+# answers one class for everything. Such runs measure the statistics afresh
+# ("precise BN", as in pycls) over up to PRECISE_BN_IMAGES training pictures before
+# each validation and save; longer epochs keep their running averages as they are.
+PRECISE_BN_BELOW_STEPS = 200
+PRECISE_BN_IMAGES = 2048
 
 
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -175,6 +182,8 @@ class Trainer:
         for epoch in range(self.completed_epochs + 1, self.recipe.epochs + 1):
             self.epoch = epoch
             self._train_epoch(epoch)
+            if self.steps_per_epoch < PRECISE_BN_BELOW_STEPS:
+                self._measure_batch_norm_statistics()
             metrics = self._validate(epoch) if self.data.val is not None else {}
             # From here on the state is "after epoch", whatever an interrupt saves.
             self.completed_epochs, self.progress = epoch, None
@@ -250,7 +259,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.schedule.lr
             self._updating = True  # from here until the step is counted, weights are changing
-            self.accel.backward_and_step(loss, self.optimizer)
+            self.accel.backward_and_step(loss, self.optimizer, self.recipe.grad_clip)
             self.schedule.step()
             self.progress["step"] = self.step = step
             self._step_rng, self._updating = None, False  # the step is done
@@ -265,6 +274,33 @@ class Trainer:
                 window = _Window(self.device)
             if self.stop_request.requested:  # Ctrl-C: stop here, with the step fully told
                 raise KeyboardInterrupt
+
+    @torch.no_grad()
+    def _measure_batch_norm_statistics(self) -> None:
+        """BatchNorm's mean and variance averaged over training pictures (not augmented),
+        with the weights as they are now; other layers (dropout) as at evaluation."""
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        momenta = [norm.momentum for norm in norms]
+        self.model.eval()
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a plain average over the batches below
+            norm.train()
+        seen = 0
+        try:
+            for batch in self.data.train.iterate(None):
+                inputs = self.accel.prepare_input(self.normalize(batch.images.to(self.device)))
+                with self.accel.autocast():
+                    self.model(inputs)
+                seen += len(batch.labels)
+                if seen >= PRECISE_BN_IMAGES:
+                    break
+        finally:
+            for norm, momentum in zip(norms, momenta):
+                norm.momentum = momentum
+            self.model.train()
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:
         if not math.isfinite(loss):
