@@ -213,7 +213,8 @@ class Classifier:
 
     def inference(self, image, show: bool = True, checkpoint: Optional[Union[str, Path]] = None,
                   device: Optional[str] = None, save_fold: Union[str, Path] = "cls_result",
-                  color_order: Optional[str] = None, recursive: bool = False):
+                  color_order: Optional[str] = None, recursive: bool = False, every: int = 1,
+                  max_frames: Optional[int] = None):
         """Classify images with the given checkpoint (or the model just trained).
 
         `image`: a file, a folder (recursive=True: with its sub-folders), a PIL image,
@@ -223,9 +224,18 @@ class Classifier:
         or a list of them for a folder or list. A checkpoint given here is for
         inference only: train() does not start from it.
 
+        A video file (.mp4, .avi, .mov, .mkv, .webm, ...), a camera number (0 is the first
+        camera) or a cv2.VideoCapture returns a generator of one result per frame, with
+        'frame' (its number) and 'time' (seconds into the video) added; every=N classifies
+        every N-th frame, max_frames=N stops after N results. show=True writes an annotated
+        .mp4 of the same size and fps into save_fold (camera_0.mp4 for camera 0). The video
+        or camera is released when the loop ends or is left with break.
+
         Example:
             >>> result = model.inference('demo/rock.png', checkpoint='checkpoints/lenet_hand_gray.pth')
             >>> result = model.inference(cv2.imread('demo/rock.png'), color_order='bgr')
+            >>> for result in model.inference(0, show=False):  # the camera, until you stop it
+            ...     print(result['frame'], result['pred_class'], result['pred_score'])
         """
         if checkpoint is not None:
             self._use_checkpoint(checkpoint, device)
@@ -233,15 +243,23 @@ class Classifier:
             predictor = self._require_predictor()
             self._predictor = Predictor(predictor.model, predictor.meta, resolve_device(device))
         return self.fast_inference(image, show=show, save_fold=save_fold, color_order=color_order,
-                                   recursive=recursive)
+                                   recursive=recursive, every=every, max_frames=max_frames)
 
     def fast_inference(self, image, show: bool = False, save_fold: Union[str, Path] = "cls_result",
-                       color_order: Optional[str] = None, recursive: bool = False):
+                       color_order: Optional[str] = None, recursive: bool = False, every: int = 1,
+                       max_frames: Optional[int] = None):
         """Classify images with the loaded model, without reading a checkpoint again.
 
-        Takes the same `image`, `color_order` and `recursive` as inference().
+        Takes the same `image`, `color_order`, `recursive`, `every` and `max_frames` as
+        inference(); a video or camera gives a generator of per-frame results.
         """
+        from .video import is_video_source, refuse_frame_options, video_results
+
         predictor = self._require_predictor()
+        if is_video_source(image):  # the latest frame's result is the model's last result
+            return video_results(predictor, image, every, max_frames, save_fold if show else None,
+                                 color_order, on_result=lambda r: setattr(self, "last_results", r))
+        refuse_frame_options(image, every, max_frames)
         results, items = predict_inputs(predictor, image, color_order, recursive)
         if show and is_main_process():
             from .visualize import save_annotated

@@ -84,6 +84,22 @@ def _folder_items(folder: Path, recursive: bool) -> List[InputItem]:
     return [InputItem(str(p), None, p.relative_to(folder).as_posix()) for p in images]
 
 
+# Video files OpenCV reads with its FFMPEG backend; inference() classifies them frame by frame.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                    ".flv", ".3gp", ".ogv", ".ts", ".mts", ".m2ts", ".asf", ".vob", ".mjpeg",
+                    ".y4m")
+
+
+def is_video_file(path: Union[str, os.PathLike]) -> bool:
+    return str(path).lower().endswith(VIDEO_EXTENSIONS)
+
+
+def _refuse_video(path) -> None:
+    if is_video_file(path) and os.path.isfile(path):
+        raise ImageError(f"'{path}' is a video. model.inference('{path}') classifies it frame by "
+                         f"frame, on its own; here, pass pictures (files, folders, arrays).")
+
+
 COLOR_ORDERS = ("rgb", "bgr")
 
 
@@ -118,6 +134,7 @@ def collect_inputs(image, color_order: Optional[str] = None,
                 raise ImageError(f"Element {index} of the image list is itself a "
                                  f"{type(element).__name__}; pass a flat list of images.")
             if isinstance(element, (str, os.PathLike)) and not os.path.isdir(element):
+                _refuse_video(element)
                 items.append(InputItem(str(element), None, os.path.basename(element)))
             else:
                 items += [_renamed(item, index)
@@ -137,6 +154,7 @@ def collect_inputs(image, color_order: Optional[str] = None,
         if not path.exists():
             raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
                                     f"{Path.cwd()}). Check the path and its spelling.")
+        _refuse_video(path)
         return [InputItem(str(path), None, path.name)], True
     if isinstance(image, Image.Image):
         return [InputItem(None, image, "image.png")], True

@@ -23,7 +23,13 @@ def enlarged(image: Image.Image) -> Image.Image:
 
 def annotate(image: Image.Image, text: str) -> Image.Image:
     """A copy of `image` (RGB, at least MIN_SIDE px) with `text` on a dark band at the top."""
-    image = enlarged(image)
+    return draw_label(enlarged(image), text)
+
+
+def draw_label(image: Image.Image, text: str) -> Image.Image:
+    """`text` on a dark band at the top of `image` (RGB, its own size), drawn in place.
+
+    Annotated pictures are enlarged first (annotate); video frames keep their size."""
     draw = ImageDraw.Draw(image, "RGBA")
     size = max(14, image.width // 16)
     while True:  # a long label gets a smaller font rather than being cut off at the edge
