@@ -87,3 +87,27 @@ def test_fine_tuning_starts_from_an_mmedu_checkpoint(tmp_path, hand_data):
     history = model.train(epochs=1, image_size=32, checkpoint=mmedu_file(tmp_path, state),
                           save_fold=tmp_path / "run", verbose=False)
     assert history[-1]["mode"] == "val"
+
+
+@pytest.mark.parametrize("height, width", [(720, 1280), (300, 257), (427, 640)])
+def test_the_mmedu_crop_matches_mmcls_to_the_pixel(height, width):
+    import cv2
+    from PIL import Image
+
+    from easycls.data.images import to_model_array
+    from easycls.data.input_spec import InputSpec
+    from easycls.models import IMAGENET_MEAN, IMAGENET_STD
+
+    rng = np.random.default_rng(height)
+    picture = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    spec = InputSpec(224, 3, IMAGENET_MEAN, IMAGENET_STD, resize="center-crop", crop_pct=224 / 256)
+    # mmcls 0.x: Resize(size=(256, -1)) truncates the longer side; CenterCrop rounds its offset.
+    if width <= height:
+        size = (256, int(256 * height / width))
+    else:
+        size = (int(256 * width / height), 256)
+    resized = cv2.resize(picture, size, interpolation=cv2.INTER_LINEAR)
+    top = int(round((resized.shape[0] - 224) / 2.0))
+    left = int(round((resized.shape[1] - 224) / 2.0))
+    expected = resized[top:top + 224, left:left + 224].transpose(2, 0, 1)
+    assert np.array_equal(to_model_array(Image.fromarray(picture), spec), expected)

@@ -261,12 +261,18 @@ def _finish(array: np.ndarray, spec: InputSpec) -> np.ndarray:
         array = rgb_to_gray(array)
     size = spec.image_size
     if spec.resize == "center-crop":
+        # The OpenMMLab/MMEdu test pipeline this mode reproduces, to the pixel: bilinear,
+        # the shorter side to its size and the longer one truncated (mmcls Resize), the
+        # crop offset rounded (mmcls CenterCrop).
         height, width = array.shape[:2]
-        scale = spec.resized_shorter_side() / min(height, width)
-        # Bilinear, as the OpenMMLab/MMEdu test pipelines this mode reproduces.
-        array = _resize(array, max(size, round(width * scale)), max(size, round(height * scale)),
-                        bilinear=True)
-        top, left = (array.shape[0] - size) // 2, (array.shape[1] - size) // 2
+        short = spec.resized_shorter_side()
+        if width <= height:
+            new_width, new_height = short, max(size, int(short * height / width))
+        else:
+            new_width, new_height = max(size, int(short * width / height)), short
+        array = _resize(array, new_width, new_height, bilinear=True)
+        top = int(round((array.shape[0] - size) / 2.0))
+        left = int(round((array.shape[1] - size) / 2.0))
         array = array[top:top + size, left:left + size]
     else:
         array = _resize(array, size, size)
