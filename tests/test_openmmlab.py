@@ -111,3 +111,14 @@ def test_the_mmedu_crop_matches_mmcls_to_the_pixel(height, width):
     left = int(round((resized.shape[1] - 224) / 2.0))
     expected = resized[top:top + 224, left:left + 224].transpose(2, 0, 1)
     assert np.array_equal(to_model_array(Image.fromarray(picture), spec), expected)
+
+
+def test_pth_info_says_where_an_imported_checkpoint_came_from(tmp_path, capsys):
+    import easycls
+
+    _, state = mmcls_resnet18_state()
+    path = mmedu_file(tmp_path, state)
+    info = easycls.pth_info(path)
+    out = capsys.readouterr().out
+    assert f"imported   from OpenMMLab/MMEdu checkpoint {path}" in out
+    assert "written by easycls" not in out and info["backbone"] == "ResNet18"

@@ -366,9 +366,8 @@ def format_checkpoint_info(info: dict) -> str:
              "  resume     " + ("yes (optimizer, schedule and random state saved)"
                                  if info["resumable"] else "no: weights only (fine-tune with "
                                                            "train(checkpoint=...))"),
+             f"  imported   from {info['source']}" if info.get("source") else
              f"  written by easycls {info['easycls_version']}, format {info['format_version']}"]
-    if info.get("source"):
-        lines.append(f"  imported   from {info['source']}")
     return "\n".join(lines)
 
 
