@@ -5,6 +5,7 @@ explains (one readable message on stderr; the traceback with --debug), 2 bad
 arguments, 130 stopped by Ctrl-C.
 """
 import argparse
+import difflib
 import sys
 from typing import List, Optional
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback when something goes wrong")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.commands = commands.choices  # name -> its parser, to explain a misspelt flag
 
     def command(name, help_text, description=None):
         sentence = help_text[0].upper() + help_text[1:] + "."
@@ -244,8 +246,23 @@ COMMANDS = {"models": _models, "check": _check, "train": _train, "infer": _infer
             "export": _export, "info": _info, "publish": _publish, "convert": _convert}
 
 
+def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
+    """The arguments; a flag the command does not have is named with the likely one (exit 2)."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command = parser.commands.get(args.command, parser)
+        if getattr(args, "kind", None):  # convert split|idx|cifar
+            command = command._subparsers._group_actions[0].choices[args.kind]
+        flags = [flag for action in command._actions for flag in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=")[0], flags, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    return args
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)  # exits with 2 on bad arguments, as argparse does
+    args = _parse(argv)  # exits with 2 on bad arguments, as argparse does
     from .errors import EasyclsError, TrainingInterrupted
 
     try:

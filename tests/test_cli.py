@@ -153,3 +153,10 @@ def test_convert_split_makes_a_data_set_easycls_loads(tmp_path):
     assert done.returncode == 0, done.stderr
     dataset = Classifier("LeNet").load_dataset(tmp_path / "data")
     assert dataset.sizes() == {"train": 18, "val": 6, "test": 6}
+
+
+def test_a_misspelt_flag_is_named_with_the_likely_one(hand_data):
+    done = run("train", hand_data, "--batchsize", "16")
+    assert done.returncode == 2
+    assert "easycls train: error: unrecognized arguments: --batchsize 16; did you mean " \
+           "--batch-size?" in done.stderr

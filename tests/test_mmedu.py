@@ -326,3 +326,23 @@ def test_every_mmedu_method_takes_all_its_arguments_by_position(hand_data, tmp_p
     assert model.print_result(result)[0]["预测结果"] == "rock"
     assert {p.name for p in tmp_path.glob("*/rock.png")} == {"rock.png"}
     assert model.get_class(str(hand_data / "classes.txt")) == ["paper", "rock", "scissors"]
+
+
+def test_a_video_gives_mmedu_shaped_results_frame_by_frame(tmp_path):
+    import cv2
+    import numpy as np
+
+    from easycls import MMClassification
+
+    frames = [cv2.imread(str(REPO / "demo" / "many_pictures" / "rock_0.png"))] * 4
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame))
+    writer.release()
+    model = MMClassification(backbone="LeNet")
+    model.load_checkpoint(BUNDLED)
+    rows = list(model.fast_inference(image=str(clip)))
+    assert len(rows) == 4 and {"pred_label", "pred_score", "pred_class", "frame"} <= rows[0].keys()
+    assert [row["frame"] for row in rows] == [0, 1, 2, 3]
+    assert model.print_result()[0]["预测结果"] == rows[-1]["pred_class"]

@@ -394,10 +394,19 @@ class MMClassification:
         self._device = device
 
     def _remember(self, results):
-        shaped = ([_mmedu_result(row) for row in results] if isinstance(results, list)
-                  else _mmedu_result(results))
+        if isinstance(results, dict):
+            shaped = _mmedu_result(results)
+        elif isinstance(results, list):
+            shaped = [_mmedu_result(row) for row in results]
+        else:  # a video or camera: frame by frame, as Classifier gives them
+            return self._frames(results)
         self._last = shaped
         return shaped
+
+    def _frames(self, results):
+        for row in results:
+            self._last = dict(_mmedu_result(row), frame=row.get("frame"), time=row.get("time"))
+            yield self._last
 
 
 # ------------------------------------------------------------------- helpers
