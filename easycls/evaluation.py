@@ -18,6 +18,7 @@ from .metrics import confusion_matrix, per_class_metrics
 from .results import check_lang, output_file, pad, text_width, write_csv, write_json
 
 SPLIT_NAMES = ("train", "val", "test")
+CONFUSION_PRINTED = 10  # classes; a larger matrix does not fit a terminal
 
 
 def evaluation_samples(where, dataset: Optional[FolderDataset],
@@ -116,10 +117,14 @@ HEADERS = {
     "en": {"class": "class", "precision": "precision", "recall": "recall",
            "f1_score": "f1-score", "support": "support", "macro": "macro avg",
            "title": "Evaluated {n} pictures: {where}", "accuracy": "accuracy",
-           "split": "the {split} split of '{source}'", "folder": "'{source}'"},
+           "split": "the {split} split of '{source}'", "folder": "'{source}'",
+           "matrix": "confusion matrix (rows: true class, columns: predicted class):",
+           "matrix_too_big": "(confusion matrix: easycls.plot_confusion_matrix(report))"},
     "zh": {"class": "类别", "precision": "精确率", "recall": "召回率", "f1_score": "F1分数",
            "support": "样本数", "macro": "宏平均", "title": "评估了 {n} 张图片：{where}",
-           "accuracy": "准确率", "split": "'{source}' 的 {split} 集", "folder": "'{source}'"},
+           "accuracy": "准确率", "split": "'{source}' 的 {split} 集", "folder": "'{source}'",
+           "matrix": "混淆矩阵（行：真实类别，列：预测类别）：",
+           "matrix_too_big": "（混淆矩阵：easycls.plot_confusion_matrix(report)）"},
 }
 
 
@@ -145,7 +150,23 @@ def format_report(report: dict, lang: str = "en") -> str:
                            for key, value in report.items() if key.startswith("accuracy_top-"))
     where = words["split" if report["split"] else "folder"].format(**report)
     return "\n".join([words["title"].format(n=report["num_images"], where=where),
-                      *table, f"{words['accuracy']}: {accuracies}"])
+                      *table, f"{words['accuracy']}: {accuracies}",
+                      *_confusion_lines(report, words)])
+
+
+def _confusion_lines(report: dict, words: dict) -> List[str]:
+    """The confusion matrix as text, for up to CONFUSION_PRINTED classes (else a picture)."""
+    names, counts = report["class_names"], report["confusion_matrix"]
+    if len(names) > CONFUSION_PRINTED:
+        return [words["matrix_too_big"]]
+    first = max(text_width(name) for name in names)
+    widths = [max(text_width(name), len(str(max(row[i] for row in counts)))) for i, name in
+              enumerate(names)]
+    header = pad("", first) + "  " + "  ".join(" " * (w - text_width(n)) + n
+                                                for n, w in zip(names, widths))
+    rows = [pad(name, first) + "  " + "  ".join(f"{count:>{w}}" for count, w in zip(row, widths))
+            for name, row in zip(names, counts)]
+    return ["", words["matrix"], header, *rows]
 
 
 # --------------------------------------------------------------------- files

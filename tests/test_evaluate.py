@@ -68,6 +68,9 @@ def test_evaluate_prints_a_report_and_returns_every_picture(model, hand_data, ca
     out = capsys.readouterr().out
     assert f"Evaluated 36 pictures: the test split of '{hand_data}'" in out
     assert "precision" in out and "macro avg" in out and "accuracy: top-1" in out
+    matrix = out.split("confusion matrix (rows: true class, columns: predicted class):\n")[1]
+    assert matrix.splitlines()[0].split() == ["paper", "rock", "scissors"]
+    assert [int(n) for n in matrix.splitlines()[1].split()[1:]] == report["confusion_matrix"][0]
     assert len(report["predictions"]) == 36
     row = report["predictions"][0]
     assert row["image"].endswith(".png") and row["true_class"] == "paper"
