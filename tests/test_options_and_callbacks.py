@@ -320,3 +320,21 @@ def test_the_users_root_logging_does_not_print_messages_twice(hand_data):
 
 def test_import_works_without_docstrings():
     subprocess.run([sys.executable, "-OO", "-c", "import easycls"], check=True)
+
+
+def test_patience_stops_when_validation_stops_improving_and_keeps_the_best(fresh_data, tmp_path, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data, check=None)
+    history = model.train(epochs=10, lr=1e-7, patience=2, save_fold=tmp_path)  # nothing improves
+    assert [r["epoch"] for r in history if r["mode"] == "val"] == [1, 2, 3]
+    out = capsys.readouterr().out
+    assert "Stopped after epoch 3 of 10: validation top-1 has not improved for 2 epochs " \
+           "(patience=2; best" in out and "since epoch 1, kept in best_accuracy_top-1.pth)" in out
+
+
+def test_patience_without_validation_is_explained(fresh_data, tmp_path):
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data, check=None)
+    with pytest.raises(TrainingError, match="patience=2 stops training when validation stops "
+                                            "improving, but validate=False"):
+        model.train(epochs=3, patience=2, validate=False, save_fold=tmp_path)

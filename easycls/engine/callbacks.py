@@ -109,8 +109,8 @@ class CheckpointSaver(Callback):
         if run.interrupted or run.failed:
             return
         if run.stop_training and run.completed_epochs < run.recipe.epochs:
-            logger.info(f"Stopped after epoch {run.completed_epochs} of {run.recipe.epochs}: a "
-                        f"callback asked to.")
+            logger.info(f"Stopped after epoch {run.completed_epochs} of {run.recipe.epochs}: "
+                        f"{run.stop_reason or 'a callback asked to'}.")
         if run.best:
             logger.info("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in run.best.items())
                         + f". Checkpoints in '{self.save_fold}'.")
@@ -153,6 +153,28 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class EarlyStopping(Callback):
+    """Ends training when validation top-1 has not improved for `patience` epochs in a row
+    (counted within this train() call); best_accuracy_top-1.pth keeps the best epoch."""
+
+    def __init__(self, patience: int):
+        self.patience, self.waited, self.best_epoch = patience, 0, None
+
+    def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
+        if "accuracy_top-1" not in metrics:
+            return
+        if "accuracy_top-1" in run.improved:
+            self.waited, self.best_epoch = 0, epoch
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            run.stop_training = True
+            since = f"since epoch {self.best_epoch}" if self.best_epoch else "in this run"
+            run.stop_reason = (f"validation top-1 has not improved for {self.waited} epochs "
+                               f"(patience={self.patience}; best {run.best['accuracy_top-1']:.2f}% "
+                               f"{since}, kept in best_accuracy_top-1.pth)")
 
 
 class EpochSummary(Callback):

@@ -13,11 +13,12 @@ from torch import nn
 
 from ..data.folder import FolderDataset
 from ..data.images import survey_images
-from ..errors import CheckpointError, TrainingInterrupted
+from ..errors import CheckpointError, TrainingError, TrainingInterrupted
 from ..log import live_bar_class, logger
 from ..models import ModelSpec, create_model, find_head
 from ..process import is_main_process
-from .callbacks import CheckpointSaver, EpochSummary, LogJsonWriter, ProgressBar
+from .callbacks import (CheckpointSaver, EarlyStopping, EpochSummary, LogJsonWriter,
+                        ProgressBar)
 from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
                          model_from_checkpoint, read_checkpoint)
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
@@ -128,8 +129,13 @@ def _claim(folder: Path):
 
 def _run_extras(given) -> dict:
     """The run options that are not part of the recipe, checked."""
-    return {name: run_setting(given, name)
-            for name in ("validate", "save_interval", "cache", "verbose", "callbacks")}
+    extras = {name: run_setting(given, name)
+              for name in ("validate", "save_interval", "cache", "verbose", "callbacks", "patience")}
+    if extras["patience"] is not None and not extras["validate"]:
+        raise TrainingError(f"patience={extras['patience']} stops training when validation "
+                            f"stops improving, but validate=False turns validation off. Remove "
+                            f"patience, or train with validate=True.")
+    return extras
 
 
 def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
@@ -146,6 +152,8 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
         if extras["verbose"] and bar_class is not None:  # cleared before the epoch's line
             callbacks.append(ProgressBar(bar_class))
         callbacks.append(EpochSummary())
+    if extras["patience"] is not None:
+        callbacks.append(EarlyStopping(extras["patience"]))
     callbacks += extras["callbacks"] or []
     return Trainer(model, data, recipe, device, generator, callbacks)
 

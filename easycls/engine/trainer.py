@@ -106,6 +106,7 @@ class Trainer:
         self.saved_epoch: Optional[int] = None
         self.resumable = False  # after an interruption: latest.pth has a state to resume from
         self.stop_training = self.interrupted = self.failed = self._updating = False
+        self.stop_reason: Optional[str] = None  # why a callback set stop_training, to say so
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
         # interrupted epoch can be finished exactly as it would have gone.
