@@ -90,7 +90,7 @@ def test_a_meta_field_more_and_one_less_resume_with_a_note(edited_checkpoint, ha
     epochs, out = resume(hand_data, edited_checkpoint, 11, capsys)
     assert epochs == [11]
     assert "records setting(s) this easycls does not know: mixup; they are ignored" in out
-    assert "does not record augment; using augment=True" in out
+    assert "does not record augment; using augment='shift+flip'" in out
 
 
 def test_a_checkpoint_from_a_newer_format_says_so_and_loads(trained, tmp_path, capsys):

@@ -47,7 +47,7 @@ def test_python_m_easycls_is_the_same_command():
 
 def test_train_takes_every_option_of_train_from_the_command_line(hand_data, tmp_path):
     done = run("train", hand_data, "--epochs", "2", "--save-fold", tmp_path / "run",
-               "--batch-size", "16", "--no-augment", "--class-weight", "1,2,1", "--topk", "1,2")
+               "--batch-size", "16", "--augment", "false", "--class-weight", "1,2,1", "--topk", "1,2")
     assert done.returncode == 0, done.stderr
     assert "Epoch 2/2: loss" in done.stdout
     recipe = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["meta"]["recipe"]
@@ -59,7 +59,7 @@ def test_train_takes_every_option_of_train_from_the_command_line(hand_data, tmp_
 def test_help_of_train_lists_the_training_options():
     done = run("train", "--help")
     assert done.returncode == 0
-    for flag in ("--label-smoothing", "--class-weight", "--resume", "--no-augment", "--save-fold"):
+    for flag in ("--label-smoothing", "--class-weight", "--resume", "--augment", "--save-fold"):
         assert flag in done.stdout, flag
 
 

@@ -304,3 +304,46 @@ def test_a_last_batch_of_one_is_dropped_so_batch_norm_can_train(tmp_path):
     history = model.train(epochs=1, batch_size=32, image_size=32, save_fold=tmp_path / "run",
                           verbose=False)
     assert [r["iter"] for r in history if r["mode"] == "train"] == [1]
+
+
+def digit_folder(root, names=("1", "2", "3")):
+    """A class-per-folder set of 16-px pictures whose classes are named like digits."""
+    from PIL import Image, ImageDraw
+
+    for index, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        for i in range(8):
+            picture = Image.new("L", (16, 16), 255)
+            ImageDraw.Draw(picture).rectangle((i % 4, index * 4, 8 + i % 4, index * 4 + 3), fill=0)
+            picture.save(root / name / f"{i}.png")
+    return root
+
+
+def test_classes_named_like_digits_train_without_mirrors_and_say_why(tmp_path, capsys):
+    model = Classifier("LeNet")
+    model.load_dataset(digit_folder(tmp_path / "digits"), check=None)
+    model.train(epochs=1, save_fold=tmp_path / "run")
+    assert "augment         = 'shift'  (random shifts, no left-right mirror: the class names " \
+           "(1, 2, 3) look like digits, letters or sides" in capsys.readouterr().out
+    assert torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["meta"]["recipe"][
+        "augment"] == "shift"
+
+
+def test_other_classes_are_mirrored_and_a_mirror_can_be_asked_for(hand_data, tmp_path):
+    from easycls.engine.options import mirror_sensitive
+
+    assert not mirror_sensitive(["paper", "rock", "scissors"]) and not mirror_sensitive(["cat", "dog"])
+    assert mirror_sensitive(["zero", "one", "two"]) and mirror_sensitive(["a", "b", "c", "dog"])
+    model = Classifier("LeNet")
+    model.load_dataset(digit_folder(tmp_path / "digits"), check=None)
+    model.train(epochs=1, augment="shift+flip", save_fold=tmp_path / "run", verbose=False)
+    assert torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["meta"]["recipe"][
+        "augment"] == "shift+flip"
+
+
+def test_an_unknown_augment_is_explained(hand_data, tmp_path):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data, check=None)
+    with pytest.raises(TrainingError, match=r"augment='rotate' is not valid: expected 'shift' "
+                                            r"\(random shifts\), 'shift\+flip'"):
+        model.train(epochs=1, augment="rotate", save_fold=tmp_path)

@@ -37,6 +37,7 @@ class Context:
     data_is_gray: bool = False
     data_side: int = 224
     start: Optional[InputSpec] = None  # input of the checkpoint being fine-tuned or resumed
+    class_names: Tuple[str, ...] = ()
     values: Dict[str, Any] = field(default_factory=dict)
     reasons: Dict[str, str] = field(default_factory=dict)
 
@@ -343,9 +344,41 @@ def _choose_topk(context):
         "; top-5 too, with more than 5 classes" if n > 5 else "")
 
 
+AUGMENTS = (False, "shift", "shift+flip")
+# Class names that a mirror changes the meaning of: digits, letters, number words, sides.
+MIRROR_SENSITIVE_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                          "nine", "ten", "left", "right", "digit", "letter", "number", "arrow"}
+
+
+def _augment(name, value, context):
+    if value is True:  # what True always meant, so runs recorded with it resume the same
+        return "shift+flip"
+    if value in AUGMENTS or (isinstance(value, str) and value.lower() in AUGMENTS):
+        return value.lower() if isinstance(value, str) else value
+    raise _invalid(name, value, "'shift' (random shifts), 'shift+flip' (shifts and left-right "
+                                "mirrors), True (the same as 'shift+flip') or False (none); leave "
+                                "it unset to let easycls decide from the class names")
+
+
+def mirror_sensitive(names) -> bool:
+    """Whether the classes look like digits, letters or sides, which a mirror changes."""
+    def sensitive(name: str) -> bool:
+        words = {w for w in name.lower().replace("_", " ").replace("-", " ").split() if w}
+        return len(name.strip()) == 1 or name.strip().isdigit() or bool(words & MIRROR_SENSITIVE_WORDS)
+    names = list(names)
+    return bool(names) and sum(map(sensitive, names)) * 2 >= len(names)
+
+
 def _choose_augment(context):
     augment = context.base("augment")
-    return augment, "random shift and horizontal flip of training images" if augment else None
+    if augment is not True:  # a backbone's own choice, taken as it is
+        return _augment("augment", augment, context), None
+    if mirror_sensitive(context.class_names):
+        shown = ", ".join(list(context.class_names)[:4]) + (", ..." if len(context.class_names) > 4 else "")
+        return "shift", (f"random shifts, no left-right mirror: the class names ({shown}) look "
+                         f"like digits, letters or sides, which a mirror changes; "
+                         f"augment='shift+flip' mirrors anyway")
+    return "shift+flip", "random shift and horizontal flip of training images"
 
 
 def _choose_warmup(context):
@@ -374,8 +407,8 @@ OPTIONS: List[Option] = [
     Option("image_size", None, "side in pixels the pictures are resized to", _image_size,
            _choose_image_size),
     Option("channels", None, "1 (grayscale) or 3 (RGB)", _channels, _choose_channels),
-    Option("augment", True, "random shift and flip of training pictures", yes_or_no,
-           _choose_augment),
+    Option("augment", None, "'shift', 'shift+flip' or False (default: mirrors unless the "
+           "class names are digits, letters or sides)", _augment, _choose_augment, base=True),
     Option("topk", None, "the k of the top-k accuracies reported", _topk, _choose_topk),
     Option("random_seed", 0, "seed of weights, order and augmentation",
            whole_number(0, 2**63 - 1)),

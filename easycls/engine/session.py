@@ -59,7 +59,7 @@ def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> T
     train = dataset.splits["train"]
     gray, side = survey_images([path for path, _ in train])
     context = Context(spec, len(dataset.classes), len(train), gray, side,
-                      start=start.meta.input if start else None)
+                      start=start.meta.input if start else None, class_names=tuple(dataset.classes))
     recipe = resolve_recipe(context, given)
     extras = _run_extras(given)
     seed_everything(recipe.random_seed)
@@ -90,7 +90,7 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
             f"but the loaded data set has {', '.join(dataset.classes)}. Load the same data "
             f"set, or start a new run with checkpoint='{path}' to fine-tune instead.")
     context = Context(spec, len(dataset.classes), len(dataset.splits["train"]),
-                      start=state.meta.input)
+                      start=state.meta.input, class_names=tuple(dataset.classes))
     recipe, notes = recipe_from_record(context, state.meta.recipe, state.meta.input, repr(str(path)))
     if "epochs" in given:
         recipe = recipe.replace(epochs=run_setting(given, "epochs"))

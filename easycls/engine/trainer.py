@@ -93,7 +93,8 @@ class Trainer:
         weights = loss_weights(recipe.class_weight, [label for _, label in data.train.samples],
                                len(data.classes))
         self.class_weights = None if weights is None else weights.float().to(device)
-        self.augment = BatchAugment(recipe.image_size) if recipe.augment else None
+        self.augment = (BatchAugment(recipe.image_size, flip=recipe.augment == "shift+flip")
+                        if recipe.augment else None)
         self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
         self.evaluator = Evaluator(Scorer(self.model, recipe.input_spec, device, self.accel),
                                    data.classes)
