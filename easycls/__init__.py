@@ -8,7 +8,7 @@ from .checkpoints import publish, pth_info
 from .classifier import Classifier
 from .compat.mmedu import MMClassification
 from .data.doctor import DatasetReport, check_dataset
-from .engine.callbacks import Callback
+from .engine.callbacks import Callback, TensorBoardLogger
 from .engine.log_json import read_log
 from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ExportError,
                      ExportUnavailableError, ImageError,
@@ -18,7 +18,7 @@ from .export import onnx_predict
 from .version import __version__
 from .visualize import plot_confusion_matrix, plot_gallery, plot_log, show_dataset
 
-__all__ = ["Classifier", "MMClassification", "Callback", "check_dataset", "DatasetReport", "read_log", "__version__",
+__all__ = ["Classifier", "MMClassification", "Callback", "TensorBoardLogger", "check_dataset", "DatasetReport", "read_log", "__version__",
            "plot_log", "plot_confusion_matrix", "plot_gallery", "show_dataset", "pth_info", "publish",
            "onnx_predict", "ExportError", "ExportUnavailableError", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",

@@ -338,3 +338,39 @@ def test_patience_without_validation_is_explained(fresh_data, tmp_path):
     with pytest.raises(TrainingError, match="patience=2 stops training when validation stops "
                                             "improving, but validate=False"):
         model.train(epochs=3, patience=2, validate=False, save_fold=tmp_path)
+
+
+def test_tensorboard_gets_the_loss_lr_and_validation_accuracy(fresh_data, tmp_path, monkeypatch):
+    import types
+
+    written = []
+
+    class SummaryWriter:  # what torch.utils.tensorboard gives, recording instead of writing
+        def __init__(self, log_dir=None):
+            written.append(("dir", log_dir))
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, step))
+
+        def close(self):
+            written.append(("closed", None))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard",
+                        types.SimpleNamespace(SummaryWriter=SummaryWriter))
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data, check=None)
+    model.train(epochs=2, tensorboard=True, save_fold=tmp_path, verbose=False)
+    assert written[0] == ("dir", str(tmp_path / "tensorboard")) and written[-1] == ("closed", None)
+    assert ("val/accuracy_top-1", 1) in written and ("val/accuracy_top-1", 2) in written
+    steps = [step for tag, step in written if tag == "train/loss"]
+    assert steps == sorted(steps) and len(steps) >= 2 and ("train/lr", steps[0]) in written
+
+
+def test_tensorboard_without_the_package_is_explained_before_training(fresh_data, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    model = Classifier("LeNet")
+    model.load_dataset(fresh_data, check=None)
+    with pytest.raises(TrainingError, match=r"needs the tensorboard package, which is not "
+                                            r"installed: pip install tensorboard"):
+        model.train(epochs=1, tensorboard=True, save_fold=tmp_path)
+    assert not (tmp_path / "log.json").exists()

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+from ..errors import TrainingError
 from ..log import logger
 from .checkpoint import save_atomic
 from .log_json import LogWriter
@@ -81,6 +82,45 @@ class LogJsonWriter(Callback):
         # Forced to disk once an epoch (with the validation line), not for every line.
         with writing(self.log.path, self.save_fold):
             self.log.write(record, sync=record.get("mode") == "val")
+
+
+class TensorBoardLogger(Callback):
+    """Training loss, learning rate and validation metrics as TensorBoard scalars in
+    `log_dir` (train(tensorboard=True) uses save_fold/tensorboard; unset, TensorBoard's own
+    runs/ folder): `tensorboard --logdir checkpoints/x/tensorboard`. Needs the tensorboard
+    package, which easycls does not install."""
+
+    def __init__(self, log_dir=None):
+        self.log_dir, self.writer = log_dir, None
+        self.writer_class = self.summary_writer()  # before any picture is decoded
+
+    @staticmethod
+    def summary_writer():
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise TrainingError("TensorBoard logging needs the tensorboard package, which is not "
+                                "installed: pip install tensorboard. Or train without "
+                                "tensorboard=True; log.json has the same numbers "
+                                "(easycls.plot_log draws them).") from None
+        return SummaryWriter
+
+    def on_run_start(self, run) -> None:
+        self.writer = self.writer_class(None if self.log_dir is None else str(self.log_dir))
+
+    def on_log(self, run, record: dict) -> None:
+        step = (record.get("epoch", 1) - 1) * run.steps_per_epoch + record.get("iter", 0)
+        if record.get("mode") == "train":
+            self.writer.add_scalar("train/loss", record["loss"], step)
+            self.writer.add_scalar("train/lr", record["lr"], step)
+        elif record.get("mode") == "val":
+            for name, value in record.items():
+                if name.startswith("accuracy_"):
+                    self.writer.add_scalar(f"val/{name}", value, record["epoch"])
+
+    def on_run_end(self, run) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class CheckpointSaver(Callback):

@@ -416,6 +416,8 @@ OPTIONS: List[Option] = [
            _cache, recorded=False, resumable=True),
     Option("validate", True, "measure accuracy on the validation split after each epoch",
            yes_or_no, recorded=False, resumable=True, shown=False),
+    Option("tensorboard", False, "also write TensorBoard logs into save_fold/tensorboard",
+           yes_or_no, recorded=False, resumable=True, shown=False),
     Option("patience", None, "stop when val top-1 has not improved for this many epochs",
            optional(whole_number(1)), recorded=False, resumable=True, shown=False),
     Option("save_fold", None, "folder for log.json and checkpoints (default: model.save_fold)",

@@ -18,7 +18,7 @@ from ..log import live_bar_class, logger
 from ..models import ModelSpec, create_model, find_head
 from ..process import is_main_process
 from .callbacks import (CheckpointSaver, EarlyStopping, EpochSummary, LogJsonWriter,
-                        ProgressBar)
+                        ProgressBar, TensorBoardLogger)
 from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
                          model_from_checkpoint, read_checkpoint)
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
@@ -130,7 +130,10 @@ def _claim(folder: Path):
 def _run_extras(given) -> dict:
     """The run options that are not part of the recipe, checked."""
     extras = {name: run_setting(given, name)
-              for name in ("validate", "save_interval", "cache", "verbose", "callbacks", "patience")}
+              for name in ("validate", "save_interval", "cache", "verbose", "callbacks", "patience",
+                           "tensorboard")}
+    if extras["tensorboard"]:
+        TensorBoardLogger.summary_writer()  # a missing package is said before any decoding
     if extras["patience"] is not None and not extras["validate"]:
         raise TrainingError(f"patience={extras['patience']} stops training when validation "
                             f"stops improving, but validate=False turns validation off. Remove "
@@ -152,6 +155,8 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
         if extras["verbose"] and bar_class is not None:  # cleared before the epoch's line
             callbacks.append(ProgressBar(bar_class))
         callbacks.append(EpochSummary())
+        if extras["tensorboard"]:
+            callbacks.append(TensorBoardLogger(folder / "tensorboard"))
     if extras["patience"] is not None:
         callbacks.append(EarlyStopping(extras["patience"]))
     callbacks += extras["callbacks"] or []
