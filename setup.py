@@ -25,8 +25,9 @@ setup(
     ],
     extras_require={
         "export": ["onnx>=1.14", "onnxruntime>=1.16", "onnxscript>=0.1"],
+        "labels": ["cleanlab>=2.5"],
         "test": ["pytest>=7", "hypothesis>=6", "onnx>=1.14", "onnxruntime>=1.16",
-                 "onnxscript>=0.1"],
+                 "onnxscript>=0.1", "cleanlab>=2.5"],
     },
     entry_points={"console_scripts": ["easycls = easycls.cli:main"]},
     classifiers=[

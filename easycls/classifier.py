@@ -306,6 +306,21 @@ class Classifier:
             logger.info(f"Wrote one row per picture to '{write_predictions(report, out)}'.")
         return shown(report)
 
+    def find_label_issues(self, folds: int = 5, epochs: Optional[int] = None, split: str = "train",
+                          out=None, save=None, move_to=None, seed: int = 0):
+        """The pictures of the loaded data set whose label looks wrong, most suspicious first
+        (k-fold quick models of this backbone, ranked by cleanlab). The data set is never
+        changed; move_to= copies the suspects into a folder to review.
+
+        Example:
+            >>> suspects = model.find_label_issues(save='suspects.png')
+        """
+        from .labels import find_label_issues
+
+        return find_label_issues(self._require_dataset(), self.backbone, folds=folds,
+                                 epochs=epochs, split=split, out=out, save=save,
+                                 move_to=move_to, seed=seed, device=self.device)
+
     def cam(self, image, target_class=None, method: str = "gradcam", target_layer: Optional[str] = None,
             show: bool = True, save_fold: Union[str, Path] = "cam_result",
             color_order: Optional[str] = None, recursive: bool = False):

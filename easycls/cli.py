@@ -12,6 +12,7 @@ from typing import List, Optional
 EPILOG = """examples:
   easycls models --details
   easycls check dataset/hand_gray
+  easycls check dataset/hand_gray --labels --save suspects.png
   easycls train dataset/hand_gray --backbone LeNet --epochs 10 --save-fold checkpoints/hand
   easycls infer checkpoints/hand/best_accuracy_top-1.pth demo/ --out results.csv
   easycls eval checkpoints/hand/best_accuracy_top-1.pth dataset/hand_gray --out test.csv
@@ -89,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("check", "check a data set folder for problems before training")
     sub.add_argument("data", help="the data set folder (classes.txt, training_set/, val_set/ ...)")
     sub.add_argument("--full", action="store_true", help="decode every picture (slower, thorough)")
+    sub.add_argument("--labels", action="store_true",
+                     help="also look for pictures in the wrong class folder (trains --folds quick "
+                          "models; needs pip install easycls[labels])")
+    sub.add_argument("--backbone", default="LeNet", help="with --labels: the quick models' backbone")
+    sub.add_argument("--folds", type=int, default=5, help="with --labels: cross-validation folds")
+    sub.add_argument("--out", default=None, help="with --labels: the suspects to a .csv or .json")
+    sub.add_argument("--save", default=None, help="with --labels: a picture of the suspects (.png)")
+    sub.add_argument("--move-to", default=None,
+                     help="with --labels: COPY the suspects into this folder to review")
 
     sub = command("train", "train a model on a data set folder",
                   "Train a model on a data set folder. Writes log.json and checkpoints "
@@ -176,9 +186,14 @@ def _models(args) -> None:
 
 
 def _check(args) -> int:
-    from . import check_dataset
+    from . import check_dataset, find_label_issues
 
-    return 0 if check_dataset(args.data, check="full" if args.full else "quick").ok else 1
+    if not check_dataset(args.data, check="full" if args.full else "quick").ok:
+        return 1
+    if args.labels:
+        find_label_issues(args.data, backbone=args.backbone, folds=args.folds, out=args.out,
+                          save=args.save, move_to=args.move_to)
+    return 0
 
 
 def _train(args) -> None:

@@ -49,6 +49,10 @@ class ExportUnavailableError(EasyclsError, ImportError):
     """The optional packages an ONNX export or onnx_predict needs are not installed."""
 
 
+class LabelCheckUnavailableError(EasyclsError, ImportError):
+    """cleanlab, which ranks the suspected label errors, is not installed."""
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped training after its progress was saved; the message says how to go on.
 

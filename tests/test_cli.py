@@ -160,3 +160,20 @@ def test_a_misspelt_flag_is_named_with_the_likely_one(hand_data):
     assert done.returncode == 2
     assert "easycls train: error: unrecognized arguments: --batchsize 16; did you mean " \
            "--batch-size?" in done.stderr
+
+
+def test_check_labels_lists_the_pictures_in_the_wrong_folder(tmp_path):
+    pytest.importorskip("cleanlab")
+    from easycls.data.synthetic import make_hand_gestures
+
+    data = make_hand_gestures(tmp_path / "data", train_per_class=40, val_per_class=0,
+                              test_per_class=0, size=32, seed=2)
+    planted = sorted((data / "training_set" / "paper").glob("*.png"))[:2]
+    for path in planted:
+        path.rename(data / "training_set" / "rock" / path.name)
+    done = run("check", data, "--labels", "--out", tmp_path / "suspects.csv")
+    assert done.returncode == 0, done.stderr
+    assert "Fold 5/5" in done.stdout and "look mislabeled" in done.stdout
+    with open(tmp_path / "suspects.csv", encoding="utf-8-sig", newline="") as handle:
+        named = " ".join(row[list(row)[0]] for row in csv.DictReader(handle))
+    assert sum(path.name in named for path in planted) >= 1
