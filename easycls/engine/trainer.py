@@ -108,6 +108,7 @@ class Trainer:
         self.resumable = False  # after an interruption: latest.pth has a state to resume from
         self.stop_training = self.interrupted = self.failed = self._updating = False
         self.stop_reason: Optional[str] = None  # why a callback set stop_training, to say so
+        self.last_lr = recipe.lr  # of the latest step
         self._step_rng: Optional[dict] = None
         # Where the running epoch is: its image order and the steps done, so that an
         # interrupted epoch can be finished exactly as it would have gone.
@@ -259,7 +260,7 @@ class Trainer:
                                                    weight=self.class_weights,
                                                    label_smoothing=self.recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
-            lr = self.schedule.lr
+            lr = self.last_lr = self.schedule.lr
             self._updating = True  # from here until the step is counted, weights are changing
             self.accel.backward_and_step(loss, self.optimizer, self.recipe.grad_clip)
             self.schedule.step()
@@ -319,7 +320,7 @@ class Trainer:
                          if value > self.best.get(name, -1.0)]
         self.best.update({name: metrics[name] for name in self.improved})
         self._announce({"mode": "val", "epoch": epoch, "iter": self.steps_per_epoch,
-                        "lr": self.schedule.lr, **metrics})
+                        "lr": self.last_lr, **metrics})  # the epoch's last step, as its line says
         return metrics
 
 
