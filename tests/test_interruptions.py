@@ -92,16 +92,21 @@ def test_a_second_ctrl_c_before_the_weights_change_still_saves_exactly(hand_data
     assert [line["epoch"] for line in stop.history + rest if line["mode"] == "val"] == [1, 2, 3]
 
 
-def test_a_second_ctrl_c_inside_a_weight_update_saves_nothing_and_says_so(hand_data, tmp_path, monkeypatch):
+def ctrl_c_inside_weight_update(monkeypatch, n):
+    """A Ctrl-C that arrives inside the n-th optimizer step of the run (12 steps an epoch)."""
     real_step, calls = torch.optim.SGD.step, {"n": 0}
 
     def interrupted_step(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 15:
+        if calls["n"] == n:
             raise KeyboardInterrupt
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", interrupted_step)
+
+
+def test_a_second_ctrl_c_inside_a_weight_update_saves_nothing_and_says_so(hand_data, tmp_path, monkeypatch):
+    ctrl_c_inside_weight_update(monkeypatch, 15)
     _, stop = interrupted(hand_data, tmp_path)
     monkeypatch.undo()
     assert str(stop).startswith("Training stopped in the middle of a weight update, so it was not "
@@ -113,15 +118,7 @@ def test_a_second_ctrl_c_inside_a_weight_update_saves_nothing_and_says_so(hand_d
 
 def test_a_second_ctrl_c_inside_the_first_weight_updates_says_nothing_can_be_resumed(
         hand_data, tmp_path, monkeypatch):
-    real_step, calls = torch.optim.SGD.step, {"n": 0}
-
-    def interrupted_step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", interrupted_step)
+    ctrl_c_inside_weight_update(monkeypatch, 3)
     _, stop = interrupted(hand_data, tmp_path)
     assert str(stop).startswith("Training stopped in the middle of a weight update, so it was not "
                                 "saved: nothing was saved yet. Start again with:\n    "
