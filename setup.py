@@ -27,7 +27,8 @@ setup(
         "export": ["onnx>=1.14", "onnxruntime>=1.16", "onnxscript>=0.1"],
         "labels": ["cleanlab>=2.5"],
         "test": ["pytest>=7", "hypothesis>=6", "onnx>=1.14", "onnxruntime>=1.16",
-                 "onnxscript>=0.1", "cleanlab>=2.5"],
+                 "onnxscript>=0.1", "cleanlab>=2.5", "nbformat>=5", "nbclient>=0.7",
+                 "ipykernel>=6"],
     },
     entry_points={"console_scripts": ["easycls = easycls.cli:main"]},
     classifiers=[
