@@ -15,6 +15,7 @@ from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError,
                      PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
                      WeightsUnavailableError)
 from .export import onnx_predict
+from .i18n import set_language
 from .labels import find_label_issues
 from .version import __version__
 from .visualize import plot_confusion_matrix, plot_gallery, plot_log, show_dataset
@@ -26,4 +27,4 @@ __all__ = ["Classifier", "MMClassification", "Callback", "TensorBoardLogger", "c
            "plot_suspects", "LabelCheckUnavailableError", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "SettingError", "TrainingInterrupted",
-           "WeightsUnavailableError"]
+           "WeightsUnavailableError", "set_language"]

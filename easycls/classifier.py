@@ -14,6 +14,7 @@ from .engine.device import resolve_device
 from .engine.session import train_session
 from .errors import (CheckpointError, DatasetError, EasyclsError, SettingError,
                      TrainingInterrupted)
+from .i18n import tr
 from .inference import Predictor, predict_inputs
 from .log import in_notebook, logger, verbosity
 from .models import create_model, get_spec, list_models
@@ -403,23 +404,23 @@ class Classifier:
 
     def _require_dataset(self) -> FolderDataset:
         if self.dataset is None:
-            raise DatasetError("No data set is loaded. Call model.load_dataset('path/to/dataset') "
-                               "before model.train().")
+            raise DatasetError(tr("No data set is loaded. Call model.load_dataset('path/to/dataset') "
+                                  "before model.train()."))
         wanted, found = self._num_classes, len(self.dataset.classes)
         if wanted is not None and wanted != found:
-            raise DatasetError(
-                f"The model is set to {wanted} classes, but the loaded data set has {found}: "
-                f"{', '.join(self.dataset.classes)}. Remove `model.num_classes = {wanted}`, or "
-                f"set it to {found}.")
+            raise DatasetError(tr(
+                "The model is set to {wanted} classes, but the loaded data set has {found}: "
+                "{names}. Remove `model.num_classes = {wanted}`, or set it to {found}.",
+                wanted=wanted, found=found, names=", ".join(self.dataset.classes)))
         return self.dataset
 
     def _require_predictor(self) -> Predictor:
         if self._predictor is None:
-            raise CheckpointError(
+            raise CheckpointError(tr(
                 "This model has no weights yet. Load a checkpoint first, e.g. "
                 "model.load_checkpoint('checkpoints/cls_model/best_accuracy_top-1.pth'), pass "
                 "one (inference(..., checkpoint=...), evaluate(checkpoint=...)), or train the "
-                "model with model.train().")
+                "model with model.train()."))
         return self._predictor
 
 

@@ -17,6 +17,7 @@ from .data.input_spec import InputSpec
 from .engine.checkpoint import CheckpointMeta
 from .engine.evaluator import Scorer
 from .errors import EasyclsError, ImageError, PathNotFoundError
+from .i18n import tr
 from .log import logger
 from .results import relative_names
 
@@ -152,8 +153,8 @@ def collect_inputs(image, color_order: Optional[str] = None,
             raise ImageError(f"'{image}' is a web address: easycls reads pictures from this "
                              f"computer only. Download the picture first, then pass its file.")
         if not path.exists():
-            raise PathNotFoundError(f"Image '{image}' does not exist (looked in "
-                                    f"{Path.cwd()}). Check the path and its spelling.")
+            raise PathNotFoundError(tr("Image '{image}' does not exist (looked in {cwd}). Check "
+                                       "the path and its spelling.", image=image, cwd=Path.cwd()))
         _refuse_video(path)
         return [InputItem(str(path), None, path.name)], True
     if isinstance(image, Image.Image):

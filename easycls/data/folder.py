@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from ..errors import DatasetError, PathNotFoundError
+from ..i18n import tr
 from ..log import logger
 from .images import is_image_file
 from .lists import (Reading, inside, list_lines, listing, read_classes_txt, read_list_file,
@@ -309,9 +310,9 @@ def read_dataset(path, num_classes: Optional[int] = None,
     """
     root = as_folder_path(path)
     if not root.exists():
-        raise PathNotFoundError(
-            f"Data set folder '{path}' does not exist (looked in {Path.cwd()}). Check the "
-            f"path; it should contain classes.txt and training_set/, val_set/ folders.")
+        raise PathNotFoundError(tr(
+            "Data set folder '{path}' does not exist (looked in {cwd}). Check the path; it should "
+            "contain classes.txt and training_set/, val_set/ folders.", path=path, cwd=Path.cwd()))
     if not root.is_dir():
         raise DatasetError(f"'{path}' is a file, but a data set is a folder with "
                            f"training_set/ and val_set/ (or one folder per class).")
@@ -348,10 +349,11 @@ def read_dataset(path, num_classes: Optional[int] = None,
             f"least two to choose between. Put each class's pictures in a folder of its own, "
             f"e.g. training_set/cat/ and training_set/dog/.")
     if num_classes is not None and num_classes != len(classes):
-        reading.problem(
-            f"The model is set to {num_classes} classes, but '{path}' has {len(classes)}: "
-            f"{', '.join(classes)} (from {source}). Remove `model.num_classes = {num_classes}` "
-            f"to use the data set's classes, or set it to {len(classes)}.")
+        reading.problem(tr(
+            "The model is set to {wanted} classes, but '{path}' has {found}: {names} (from "
+            "{source}). Remove `model.num_classes = {wanted}` to use the data set's classes, or "
+            "set it to {found}.", wanted=num_classes, path=path, found=len(classes),
+            names=", ".join(classes), source=source))
 
     train = _class_folder_samples(train_dir, classes, "training", reading)
     if not train:

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import ImageError, PathNotFoundError
+from ..i18n import tr
 from .headers import header_size
 from .input_spec import InputSpec
 
@@ -80,9 +81,9 @@ def open_image(path: Union[str, os.PathLike], data: Optional[np.ndarray] = None)
         count = int(pixels.group(1)) if pixels else 2 * Image.MAX_IMAGE_PIXELS + 1
         raise _too_large(path, f"{count:,} pixels", count) from exc
     except Exception as exc:  # any decoder failure (OSError, struct.error, ...) says "unreadable"
-        raise ImageError(f"Cannot read '{path}' as an image ({type(exc).__name__}: {exc}). "
-                         f"The file may be truncated, corrupt or not a picture; open it in an "
-                         f"image viewer, or remove it.") from exc
+        raise ImageError(tr("Cannot read '{path}' as an image ({kind}: {reason}). The file may "
+                            "be truncated, corrupt or not a picture; open it in an image viewer, "
+                            "or remove it.", path=path, kind=type(exc).__name__, reason=exc)) from exc
 
 
 def sixteen_to_eight_bits(array: np.ndarray) -> np.ndarray:

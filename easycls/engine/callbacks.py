@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import TrainingError
+from ..i18n import tr
 from ..log import logger
 from .checkpoint import save_atomic
 from .log_json import LogWriter
@@ -152,8 +153,9 @@ class CheckpointSaver(Callback):
             logger.info(f"Stopped after epoch {run.completed_epochs} of {run.recipe.epochs}: "
                         f"{run.stop_reason or 'a callback asked to'}.")
         if run.best:
-            logger.info("Best validation: " + ", ".join(f"{k} {v:.2f}%" for k, v in run.best.items())
-                        + f". Checkpoints in '{self.save_fold}'.")
+            best = tr(", ").join(f"{k} {v:.2f}%" for k, v in run.best.items())
+            logger.info(tr("Best validation: {metrics}. Checkpoints in '{folder}'.",
+                           metrics=best, folder=self.save_fold))
         else:
             logger.info(f"Saved latest.pth in '{self.save_fold}' (without validation there is "
                         f"no best_accuracy_top-1.pth).")
@@ -234,10 +236,12 @@ class EpochSummary(Callback):
 
     def on_epoch_end(self, run, epoch: int, metrics: dict) -> None:
         steps = sum(count for _, count in self.losses)
-        parts = [f"loss {sum(loss * count for loss, count in self.losses) / max(1, steps):.4f}",
-                 f"lr {self.lr:.3g}"] if self.losses else []
-        parts += [name.replace("accuracy_", "val ") + f" {value:.2f}%"
+        loss = sum(loss * count for loss, count in self.losses) / max(1, steps)
+        parts = [tr("loss {loss:.4f}", loss=loss), tr("lr {lr:.3g}", lr=self.lr)] if self.losses else []
+        parts += [tr("val {metric} {value:.2f}%", metric=name.replace("accuracy_", ""), value=value)
                   for name, value in metrics.items()]
         seconds = time.perf_counter() - self.started
-        parts.append(f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s")  # never "0.0 s"
-        logger.info(f"Epoch {epoch}/{run.recipe.epochs}: " + ", ".join(parts))
+        parts.append(tr("{seconds:.1f} s", seconds=seconds) if seconds >= 1
+                     else tr("{seconds:.2f} s", seconds=seconds))  # never "0.0 s"
+        logger.info(tr("Epoch {epoch}/{epochs}: ", epoch=epoch, epochs=run.recipe.epochs)
+                    + tr(", ").join(parts))

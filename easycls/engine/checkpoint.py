@@ -26,6 +26,7 @@ from torch import nn
 
 from ..data.input_spec import MAX_IMAGE_SIZE, RESIZE_MODES, InputSpec
 from ..errors import BackboneError, CheckpointError, PathNotFoundError
+from ..i18n import tr
 from ..log import logger
 from ..models import create_model, find_head, get_spec
 from ..version import __version__
@@ -158,9 +159,9 @@ def _load(path):
     if not os.path.exists(path):
         folder = os.path.dirname(os.path.abspath(path))
         found = sorted(p.name for p in Path(folder).glob("*.pth")) if os.path.isdir(folder) else []
-        hint = (f" .pth files in that folder: {', '.join(found)}." if found else
-                " Train first (model.train()) or check the path.")
-        raise PathNotFoundError(f"Checkpoint '{path}' does not exist.{hint}")
+        hint = (tr(" .pth files in that folder: {names}.", names=", ".join(found)) if found else
+                tr(" Train first (model.train()) or check the path."))
+        raise PathNotFoundError(tr("Checkpoint '{path}' does not exist.", path=path) + hint)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..data.input_spec import MAX_IMAGE_SIZE, InputSpec
 from ..errors import CheckpointError, TrainingError
+from ..i18n import tr
 from ..models import ModelSpec, create_model
 from .callbacks import Callback
 
@@ -212,8 +213,8 @@ def _batch_size(name, value, context):
                             f"normalisation needs at least 2 pictures per step. Use "
                             f"batch_size=2 or more, or leave it unset.")
     if value > context.train_size:
-        context.reasons[name] = (f"you asked for {value}, but there are only "
-                                 f"{context.train_size} training images")
+        context.reasons[name] = tr("you asked for {value}, but there are only {count} "
+                                   "training images", value=value, count=context.train_size)
         return context.train_size
     return value
 
@@ -246,8 +247,8 @@ def _warmup_epochs(name, value, context):
     value = whole_number(0)(name, value, context)
     epochs = context.values["epochs"]
     if value >= epochs > 1 or (value and epochs == 1):
-        context.reasons[name] = (f"not {value}: the lr must also come down within the "
-                                 f"{epochs} epoch(s)")
+        context.reasons[name] = tr("not {value}: the lr must also come down within the "
+                                   "{epochs} epoch(s)", value=value, epochs=epochs)
         return epochs - 1
     return value
 
@@ -284,64 +285,69 @@ def _choose_batch_size(context):
     while size > 8 and context.train_size < 8 * size:
         size //= 2
     if size == base:
-        return size, f"{context.spec.name} default"
-    return size, (f"{context.spec.name} default {base}, halved until your "
-                  f"{context.train_size} training images give at least 8 steps an epoch")
+        return size, tr("{backbone} default", backbone=context.spec.name)
+    return size, tr("{backbone} default {base}, halved until your {count} training images give "
+                    "at least 8 steps an epoch", backbone=context.spec.name, base=base,
+                    count=context.train_size)
 
 
 def _choose_lr(context):
     optimizer, pretrained = context.values["optimizer"], context.values["pretrained"]
-    fine_tune, name = (0.2, ", /5 for fine-tuning") if pretrained else (1.0, "")
+    fine_tune, name = (0.2, tr(", /5 for fine-tuning")) if pretrained else (1.0, "")
     # The backbone's lr is meant for its own optimizer; another one starts from the usual step.
     own = context.spec.defaults.get("lr") if optimizer == context.base("optimizer") else None
     if optimizer != "SGD":
         if own is not None:
-            return own * fine_tune, f"{context.spec.name} default" + name
-        return ADAPTIVE_LR[optimizer] * fine_tune, f"usual {optimizer} step" + name
+            return own * fine_tune, tr("{backbone} default", backbone=context.spec.name) + name
+        return ADAPTIVE_LR[optimizer] * fine_tune, tr("usual {optimizer} step",
+                                                      optimizer=optimizer) + name
     base_lr = OPTIONS_BY_NAME["lr"].base if own is None else own
     base_batch, batch = context.base("batch_size"), context.values["batch_size"]
-    scaled = f", scaled to batch {batch}" if batch != base_batch else ""
-    return base_lr * batch / base_batch * fine_tune, (
-        f"{context.spec.name} default {base_lr} at batch {base_batch}{scaled}" + name)
+    scaled = tr(", scaled to batch {batch}", batch=batch) if batch != base_batch else ""
+    return base_lr * batch / base_batch * fine_tune, tr(
+        "{backbone} default {lr} at batch {batch}", backbone=context.spec.name, lr=base_lr,
+        batch=base_batch) + scaled + name
 
 
 def _choose_weight_decay(context):
     if context.values["optimizer"] in ("SGD", "AdamW"):
         return 5e-4, None
-    return 0.0, (f"none with {context.values['optimizer']}: its decay would fight the adaptive "
-                 f"steps; AdamW decays the weights properly")
+    return 0.0, tr("none with {optimizer}: its decay would fight the adaptive steps; AdamW "
+                   "decays the weights properly", optimizer=context.values["optimizer"])
 
 
 def _choose_channels(context):
     spec = context.spec
     if context.start is not None:
-        return context.start.channels, "same as the checkpoint being fine-tuned"
+        return context.start.channels, tr("same as the checkpoint being fine-tuned")
     if spec.channels:
-        return spec.channels, f"{spec.name} takes RGB; gray images are repeated 3 times"
+        return spec.channels, tr("{backbone} takes RGB; gray images are repeated 3 times",
+                                 backbone=spec.name)
     if context.data_is_gray:
-        return 1, "your images are grayscale"
-    return 3, "your images are in colour"
+        return 1, tr("your images are grayscale")
+    return 3, tr("your images are in colour")
 
 
 def _choose_image_size(context):
     spec = context.spec
     if context.start is not None:
-        return context.start.image_size, "same as the checkpoint"
+        return context.start.image_size, tr("same as the checkpoint")
     if context.values["pretrained"] or not spec.pretrained_available:
-        return spec.image_size, f"{spec.name} default"
+        return spec.image_size, tr("{backbone} default", backbone=spec.name)
     # From scratch, enlarging tiny pictures to 224 px multiplies the work by up to
     # 60 without adding detail; 32-px steps keep the network's strides whole.
     size = min(spec.image_size, max(64, -(-context.data_side // 32) * 32))
     if size == spec.image_size:
-        return size, f"{spec.name} default"
-    return size, (f"your images are about {context.data_side} px; {spec.name}'s usual "
-                  f"{spec.image_size} would only add work when training from scratch")
+        return size, tr("{backbone} default", backbone=spec.name)
+    return size, tr("your images are about {side} px; {backbone}'s usual {size} would only add "
+                    "work when training from scratch", side=context.data_side,
+                    backbone=spec.name, size=spec.image_size)
 
 
 def _choose_topk(context):
     n = context.num_classes
-    return default_topk(n), "top-1 always" + (
-        "; top-5 too, with more than 5 classes" if n > 5 else "")
+    return default_topk(n), tr("top-1 always") + (
+        tr("; top-5 too, with more than 5 classes") if n > 5 else "")
 
 
 AUGMENTS = (False, "shift", "shift+flip")
@@ -375,14 +381,14 @@ def _choose_augment(context):
         return _augment("augment", augment, context), None
     if mirror_sensitive(context.class_names):
         shown = ", ".join(list(context.class_names)[:4]) + (", ..." if len(context.class_names) > 4 else "")
-        return "shift", (f"random shifts, no left-right mirror: the class names ({shown}) look "
-                         f"like digits, letters or sides, which a mirror changes; "
-                         f"augment='shift+flip' mirrors anyway")
-    return "shift+flip", "random shift and horizontal flip of training images"
+        return "shift", tr("random shifts, no left-right mirror: the class names ({names}) look "
+                           "like digits, letters or sides, which a mirror changes; "
+                           "augment='shift+flip' mirrors anyway", names=shown)
+    return "shift+flip", tr("random shift and horizontal flip of training images")
 
 
 def _choose_warmup(context):
-    return context.base("warmup_epochs"), "linear lr warm-up, then cosine decay to 0"
+    return context.base("warmup_epochs"), tr("linear lr warm-up, then cosine decay to 0")
 
 
 OPTIONS: List[Option] = [
@@ -465,8 +471,8 @@ class Recipe:
     def describe(self) -> str:
         shown = [option.name for option in OPTIONS if option.shown]
         width = max(map(len, shown)) + 1
-        lines = [f"easycls: training {self.backbone} with (pass any of these to train() to "
-                 f"change it):"]
+        lines = [tr("easycls: training {backbone} with (pass any of these to train() to change "
+                    "it):", backbone=self.backbone)]
         for name in shown:
             reason = self.reasons.get(name)
             lines.append(f"  {name:<{width}}= {self.values[name]!r}" + (f"  ({reason})" if reason else ""))
@@ -525,7 +531,7 @@ def resolve_recipe(context: Context, given: Dict[str, Any]) -> Recipe:
         else:
             value = context.base(option.name)
             if option.name in context.spec.defaults:
-                context.reasons[option.name] = f"{context.spec.name} default"
+                context.reasons[option.name] = tr("{backbone} default", backbone=context.spec.name)
         context.values[option.name] = (option.check(option.name, value, context)
                                        if option.check else value)
     return Recipe(context.spec.name, context.values, context.reasons, _input_spec(context))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 from ..errors import BackboneError
+from ..i18n import tr
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -82,6 +83,6 @@ def get_spec(name: str) -> ModelSpec:
     canonical = _LOOKUP.get(_key(name))
     if canonical is None:
         raise BackboneError(
-            f"Unknown backbone {name!r}. easycls offers: {', '.join(list_models())} "
-            f"(case does not matter). Pick one of these, e.g. Classifier('LeNet').")
+            tr("Unknown backbone {name!r}. easycls offers: {names} (case does not matter). Pick "
+               "one of these, e.g. Classifier('LeNet').", name=name, names=", ".join(list_models())))
     return _REGISTRY[canonical]
