@@ -25,12 +25,21 @@ class Batch(NamedTuple):
     positions: torch.Tensor
 
 
-def _batch_slices(count: int, batch_size: int, drop_single: bool) -> List[Tuple[int, int]]:
-    # A final batch of one image breaks BatchNorm in training mode; it is dropped.
+def _batch_slices(count: int, batch_size: int, drop_single: bool,
+                  processes: int = 1) -> List[Tuple[int, int]]:
+    # A final batch of one image breaks BatchNorm in training mode; it is dropped, and so
+    # is one that would leave a process of several fewer than two images.
     slices = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
-    if drop_single and len(slices) > 1 and slices[-1][1] - slices[-1][0] == 1:
+    if drop_single and len(slices) > 1 and slices[-1][1] - slices[-1][0] < 2 * processes:
         slices.pop()
     return slices
+
+
+def share_of(count: int, rank: int, size: int) -> Tuple[int, int]:
+    """(first, number) of the `count` images of a batch that process `rank` of `size` takes:
+    contiguous, the first `count % size` processes one more."""
+    base, extra = divmod(count, size)
+    return rank * base + min(rank, extra), base + (1 if rank < extra else 0)
 
 
 class _Batches:
@@ -43,6 +52,9 @@ class _Batches:
         self.generator, self.drop_single = generator, drop_single
         self.bad_files: List[str] = []  # found while iterating (decoded splits have none left)
         self.why_bad: Dict[str, str] = {}  # their errors, to report
+        # (rank, processes): in a run on several processes each batch is shared out, and
+        # this process gets only its part of it.
+        self.share: Tuple[int, int] = (0, 1)
 
     def reason(self, path: str) -> str:
         return self.why_bad.get(path, "unreadable")
@@ -51,7 +63,17 @@ class _Batches:
         return len(self.slices())
 
     def slices(self) -> List[Tuple[int, int]]:
-        return _batch_slices(self.count, self.batch_size, self.drop_single)
+        """(start, stop) of each batch in the epoch's order: the batch of all processes."""
+        return _batch_slices(self.count, self.batch_size, self.drop_single, self.share[1])
+
+    def own_slices(self, skip: int = 0) -> List[Tuple[int, int]]:
+        """(start, stop) of this process's part of each batch after the first `skip`."""
+        rank, size = self.share
+        own = []
+        for start, stop in self.slices()[skip:]:
+            first, number = share_of(stop - start, rank, size)
+            own.append((start + first, start + first + number))
+        return own
 
     def new_order(self) -> Optional[torch.Tensor]:
         """This epoch's order of the images (None: as stored)."""
@@ -84,7 +106,9 @@ class CachedBatches(_Batches):
 
     def iterate(self, order: Optional[torch.Tensor], skip: int = 0) -> Iterator[Batch]:
         """The batches of one epoch in `order`, leaving out the first `skip` (for resuming)."""
-        for start, stop in self.slices()[skip:]:
+        for start, stop in self.own_slices(skip):
+            if start == stop:  # a small last validation batch leaves some processes none
+                continue
             if order is None:
                 yield Batch(self.images[start:stop], self.labels[start:stop],
                             self.positions[start:stop])
@@ -136,7 +160,7 @@ class StreamedBatches(_Batches):
 
     def iterate(self, order: Optional[torch.Tensor], skip: int = 0) -> Iterator[Batch]:
         order = (torch.arange(self.count) if order is None else order).tolist()
-        batches = [order[a:b] for a, b in self.slices()[skip:]]
+        batches = [order[a:b] for a, b in self.own_slices(skip) if a < b]
         if not batches:
             return
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches,

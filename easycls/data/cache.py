@@ -4,10 +4,12 @@ Pillow releases the GIL while decoding and resizing, so threads use every core
 without the start-up cost (and Windows pitfalls) of worker processes.
 """
 import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable, List, Sequence, Tuple
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,16 +40,65 @@ def default_threads() -> int:
 CHUNK = 256  # images per task: few enough tasks to be cheap, enough to share the work
 
 
+@dataclass
+class Sharing:
+    """How the processes of one computer decode a split together, into one buffer they all
+    map, instead of each holding a copy of its own."""
+
+    rank: int  # among the processes of this computer
+    size: int
+    name: str  # the same for the processes of this computer in this run, no other
+    gather: Callable[[object], list]  # every process's value (of all computers), in rank order
+
+
 def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: int = 0,
                  progress: Callable[[int], None] = lambda done: None,
-                 what: str = "the images") -> DecodedSplit:
+                 what: str = "the images", sharing: Optional[Sharing] = None) -> DecodedSplit:
     """Decode (path, label) samples; unreadable files are skipped and reported, not fatal.
 
     `progress(n)` is called (in this thread) as each n images are decoded. Ctrl-C stops
-    the decoding threads and raises KeyboardInterrupt with a message saying so.
+    the decoding threads and raises KeyboardInterrupt with a message saying so. With
+    `sharing`, each process decodes its part into a memory-mapped buffer they share.
     """
-    images = np.empty((len(samples), *spec.shape), dtype=np.uint8)  # MemoryError: caller streams
-    ok = np.zeros(len(samples), dtype=bool)
+    if sharing is None:
+        buffer = np.empty(len(samples) * (_image_bytes(spec) + 1), dtype=np.uint8)  # MemoryError: caller streams
+        images, ok = _views(buffer, len(samples), spec)
+        ok[:] = False
+        skipped = _decode_into(images, ok, samples, range(len(samples)), spec, threads,
+                               progress, what)
+        keep = _close_gaps(images, ok)
+    else:
+        buffer = _shared_buffer(len(samples) * (_image_bytes(spec) + 1), sharing)
+        images, ok = _views(buffer, len(samples), spec)
+        mine = range(sharing.rank, len(samples), sharing.size)
+        skipped = _decode_into(images, ok, samples, mine, spec, threads,
+                               lambda done: progress(done * sharing.size), what)
+        skipped = sorted({path: (path, why) for part in sharing.gather(skipped)
+                          for path, why in part}.values())
+        keep = np.flatnonzero(ok)  # every process has written its part of ok by now
+        if sharing.rank == 0:
+            _close_gaps(images, ok)
+        sharing.gather(None)  # the others wait until the gaps are closed
+    return DecodedSplit(
+        images=torch.from_numpy(images[:len(keep)]),
+        labels=torch.tensor([samples[i][1] for i in keep], dtype=torch.int64),
+        positions=torch.from_numpy(keep.astype(np.int64)),
+        skipped=sorted(skipped),
+    )
+
+
+def _image_bytes(spec: InputSpec) -> int:
+    return int(np.prod(spec.shape))
+
+
+def _views(buffer: np.ndarray, count: int, spec: InputSpec):
+    """The images and their "decoded" flags, in one buffer."""
+    size = count * _image_bytes(spec)
+    return buffer[:size].reshape(count, *spec.shape), buffer[size:size + count].view(bool)
+
+
+def _decode_into(images: np.ndarray, ok: np.ndarray, samples, indices: range, spec: InputSpec,
+                 threads: int, progress: Callable[[int], None], what: str) -> list:
     skipped, stop = [], threading.Event()
 
     def decode(chunk: range) -> int:
@@ -64,8 +115,8 @@ def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: i
     pool = ThreadPoolExecutor(threads or default_threads())
     done = 0
     try:
-        futures = [pool.submit(decode, range(start, min(start + CHUNK, len(samples))))
-                   for start in range(0, len(samples), CHUNK)]
+        futures = [pool.submit(decode, indices[start:start + CHUNK])
+                   for start in range(0, len(indices), CHUNK)]
         for future in as_completed(futures):
             count = future.result()
             done += count
@@ -73,20 +124,47 @@ def decode_split(samples: Sequence[Tuple[str, int]], spec: InputSpec, threads: i
     except KeyboardInterrupt:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        raise KeyboardInterrupt(f"Stopped while reading {what} ({done} of {len(samples)} "
+        raise KeyboardInterrupt(f"Stopped while reading {what} ({done} of {len(indices)} "
                                 f"decoded): nothing was trained or written.") from None
     finally:
         pool.shutdown(wait=True)
+    return skipped
+
+
+def _close_gaps(images: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Move the decoded images forward over the unreadable ones, in place: no second copy."""
     keep = np.flatnonzero(ok)
-    for row, index in enumerate(keep):  # close the gaps in place: no second copy of the cache
+    for row, index in enumerate(keep):
         if row != index:
             images[row] = images[index]
-    return DecodedSplit(
-        images=torch.from_numpy(images[:len(keep)]),
-        labels=torch.tensor([samples[i][1] for i in keep], dtype=torch.int64),
-        positions=torch.from_numpy(keep.astype(np.int64)),
-        skipped=sorted(skipped),
-    )
+    return keep
+
+
+def _shared_buffer(size: int, sharing: Sharing) -> np.ndarray:
+    """A zeroed buffer of `size` bytes mapped by every process of this computer. Its file is
+    deleted as soon as all have mapped it, so nothing is left behind if they die."""
+    path = Path(_shared_folder(size)) / f"easycls-{sharing.name}.u8"
+    if sharing.rank == 0:
+        buffer = np.memmap(path, dtype=np.uint8, mode="w+", shape=(max(1, size),))
+    sharing.gather(None)
+    if sharing.rank != 0:
+        buffer = np.memmap(path, dtype=np.uint8, mode="r+", shape=(max(1, size),))
+    sharing.gather(None)
+    if sharing.rank == 0:
+        path.unlink()
+    return buffer
+
+
+def _shared_folder(size: int) -> str:
+    """Memory (/dev/shm) when it has room, else the temporary folder's disk, whose pages
+    the processes share through the page cache all the same."""
+    try:
+        stats = os.statvfs("/dev/shm")
+        if stats.f_bavail * stats.f_frsize > 1.1 * size:
+            return "/dev/shm"
+    except (AttributeError, OSError):  # no /dev/shm (Windows, macOS)
+        pass
+    return tempfile.gettempdir()
 
 
 def estimated_bytes(num_images: int, spec: InputSpec) -> int:

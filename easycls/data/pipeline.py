@@ -1,11 +1,11 @@
 """From (path, label) samples to a batch source: decoded in memory when it fits."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 
 from ..log import logger, progress
 from .batches import CachedBatches, StreamedBatches
-from .cache import decode_split, estimated_bytes, memory_budget
+from .cache import Sharing, decode_split, estimated_bytes, memory_budget
 from .input_spec import InputSpec
 
 # One broken download must not stop a class's work; more than 1% means a broken data set.
@@ -25,15 +25,18 @@ def should_cache(cache, num_images: int, spec: InputSpec) -> bool:
 
 def make_batches(samples: Sequence[Tuple[str, int]], spec: InputSpec, *, batch_size: int,
                  shuffle: bool, generator: torch.Generator = None, cached: bool = True,
-                 drop_single: bool = False, what: str = "the images"):
+                 drop_single: bool = False, what: str = "the images",
+                 sharing: Optional[Sharing] = None):
     """A batch source and the list of (path, reason) files that could not be read.
 
-    Decoding into memory shows its progress (`what` names the images in messages).
+    Decoding into memory shows its progress (`what` names the images in messages);
+    with `sharing`, the processes of a computer decode into one buffer together.
     """
     if cached:
         try:
             with progress(len(samples), f"Reading {what} into memory") as advance:
-                split = decode_split(samples, spec, progress=advance, what=what)
+                split = decode_split(samples, spec, progress=advance, what=what,
+                                     sharing=sharing)
         except MemoryError:
             logger.warning(f"Note: not enough memory to hold {what} "
                            f"({estimated_bytes(len(samples), spec) / 1e9:.1f} GB decoded): "

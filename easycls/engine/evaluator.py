@@ -62,6 +62,21 @@ class Predictions:
         return topk_accuracy(self.probabilities, self.labels, topk)
 
 
+def gather_predictions(predictions: Predictions, world) -> Predictions:
+    """Each process's predictions of its part of a split, put together in the split's order on
+    every process (`world`: distributed.World), so all compute the same metrics."""
+    if not world.distributed:
+        return predictions
+    parts = world.gather(predictions)
+    positions = torch.cat([part.positions for part in parts])
+    order = positions.argsort()
+    paths = [path for part in parts for path in part.paths]
+    return Predictions(predictions.classes, positions[order], [paths[i] for i in order.tolist()],
+                       torch.cat([part.labels for part in parts])[order],
+                       torch.cat([part.probabilities for part in parts])[order],
+                       sorted({pair for part in parts for pair in part.skipped}))
+
+
 class Evaluator:
     """Scores every picture of a batch source, keeping which picture each score is for."""
 

@@ -21,6 +21,7 @@ from .callbacks import (CheckpointSaver, EarlyStopping, EpochSummary, LogJsonWri
                         ProgressBar, TensorBoardLogger)
 from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
                          model_from_checkpoint, read_checkpoint)
+from .distributed import World, check_batch_size, plain_batch_norm, process_group
 from .options import (Context, Recipe, ignored_on_resume, recipe_from_record, resolve_recipe,
                       run_setting)
 from .run_folder import check_save_fold, claimed, prepare_save_fold
@@ -43,24 +44,50 @@ def train_session(spec: ModelSpec, dataset: FolderDataset, given: Dict[str, Any]
     `loaded` is a checkpoint from load_checkpoint(): a new run starts from its weights
     unless `checkpoint=` names another file.
     """
-    if run_setting(given, "resume"):
-        return _resumed(spec, dataset, given, Path(save_fold), device)
-    start = loaded
-    if "checkpoint" in given:
-        start = read_checkpoint(given["checkpoint"])
-        check_backbone(start, spec.name)
-    elif loaded is not None:
-        logger.info(f"Starting from the weights loaded from '{loaded.path}' (use a new "
-                    f"Classifier to train from scratch).")
-    return _new(spec, dataset, given, Path(save_fold), device, start)
+    folder = Path(save_fold)
+    with process_group(device, run_setting(given, "distributed")) as (world, device):
+        if run_setting(given, "resume"):
+            return _resumed(spec, dataset, given, folder, device, world)
+        restarted = _restart_of_this_launch(folder, world)
+        if restarted is not None:
+            logger.warning(f"torchrun restarted the processes after a failure (restart "
+                           f"{world.restart}): continuing from '{restarted.path}' after epoch "
+                           f"{restarted.meta.epoch}.")
+            return _resumed(spec, dataset, given, folder, device, world, restarted)
+        start = loaded
+        if "checkpoint" in given:
+            start = read_checkpoint(given["checkpoint"])
+            check_backbone(start, spec.name)
+        elif loaded is not None:
+            logger.info(f"Starting from the weights loaded from '{loaded.path}' (use a new "
+                        f"Classifier to train from scratch).")
+        return _new(spec, dataset, given, folder, device, start, world)
 
 
-def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> TrainingOutcome:
+def _restart_of_this_launch(folder: Path, world: World) -> Optional[Checkpoint]:
+    """latest.pth, when torchrun restarted this launch's processes after it was saved (an
+    earlier launch's run in the same folder is not continued unasked)."""
+    if world.restart == 0 or world.launch is None:
+        return None
+
+    def saved_by_this_launch():
+        path = folder / "latest.pth"
+        if not path.is_file():
+            return None
+        state = read_checkpoint(path)
+        return state if (state.training or {}).get("launch") == world.launch else None
+
+    return world.from_main(saved_by_this_launch)
+
+
+def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint],
+         world: World) -> TrainingOutcome:
     train = dataset.splits["train"]
     gray, side = survey_images([path for path, _ in train])
     context = Context(spec, len(dataset.classes), len(train), gray, side,
                       start=start.meta.input if start else None, class_names=tuple(dataset.classes))
     recipe = resolve_recipe(context, given)
+    check_batch_size(recipe.batch_size, world)
     extras = _run_extras(given)
     seed_everything(recipe.random_seed)
     model = create_model(spec.name, len(dataset.classes), recipe.channels,
@@ -70,13 +97,17 @@ def _new(spec, dataset, given, folder, device, start: Optional[Checkpoint]) -> T
     check_save_fold(folder)
     logger.info(recipe.describe())
     with _claim(folder):
-        return _fit(_trainer(model, dataset, recipe, folder, device, extras, new_run=True), folder)
+        return _fit(_trainer(model, dataset, recipe, folder, device, extras, world, new_run=True),
+                    folder)
 
 
-def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
-    """Go on from folder/latest.pth with the settings the run was started with."""
+def _resumed(spec, dataset, given, folder, device, world: World,
+             state: Optional[Checkpoint] = None) -> TrainingOutcome:
+    """Go on from folder/latest.pth with the settings the run was started with (read on
+    rank 0, whose computer has it, and handed to the others)."""
     path = folder / "latest.pth"
-    state = read_checkpoint(path)
+    if state is None:
+        state = world.from_main(lambda: read_checkpoint(path))
     check_backbone(state, spec.name)
     missing = state.missing_training_state() + ([] if state.meta.recipe else ["meta['recipe']"])
     if missing:
@@ -94,6 +125,7 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
     recipe, notes = recipe_from_record(context, state.meta.recipe, state.meta.input, repr(str(path)))
     if "epochs" in given:
         recipe = recipe.replace(epochs=run_setting(given, "epochs"))
+    check_batch_size(recipe.batch_size, world)
     for note in notes:
         logger.warning(f"Note: {note}")
     ignored = ignored_on_resume(given, recipe)
@@ -109,7 +141,7 @@ def _resumed(spec, dataset, given, folder, device) -> TrainingOutcome:
     logger.info(f"Resuming '{path}' after epoch {state.meta.epoch} of {recipe.epochs}, with "
                 f"the settings it was started with.")
     with _claim(folder):
-        trainer = _trainer(model, dataset, recipe, folder, device, extras, new_run=False)
+        trainer = _trainer(model, dataset, recipe, folder, device, extras, world, new_run=False)
         try:
             note = trainer.resume_from(state.training, state.meta)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
@@ -141,11 +173,11 @@ def _run_extras(given) -> dict:
     return extras
 
 
-def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
+def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, world: World, *,
              new_run: bool) -> Trainer:
     generator = torch.Generator().manual_seed(recipe.random_seed)
     data = prepare_training_data(dataset, recipe, device, validate=extras["validate"],
-                                 cache=extras["cache"], generator=generator)
+                                 cache=extras["cache"], generator=generator, world=world)
     if new_run and is_main_process():  # only now: a data problem leaves the earlier run in place
         prepare_save_fold(folder)
     callbacks: List = []
@@ -160,7 +192,7 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, *,
     if extras["patience"] is not None:
         callbacks.append(EarlyStopping(extras["patience"]))
     callbacks += extras["callbacks"] or []
-    return Trainer(model, data, recipe, device, generator, callbacks)
+    return Trainer(model, data, recipe, device, generator, callbacks, world)
 
 
 def _fit(trainer: Trainer, folder: Path) -> TrainingOutcome:
@@ -173,11 +205,12 @@ def _fit(trainer: Trainer, folder: Path) -> TrainingOutcome:
             f"save_fold={where})" if trainer.resumable else
             f"{stop} Start again with:\n    model.train(epochs={epochs}, save_fold={where})")
         # The weights reached so far are the model's, as after a finished run.
-        interrupted.outcome = TrainingOutcome(trainer.history, trainer.network,
+        interrupted.outcome = TrainingOutcome(trainer.history, plain_batch_norm(trainer.network),
                                               trainer.meta(trainer.completed_epochs))
         interrupted.history = trainer.history
         raise interrupted from None
-    return TrainingOutcome(history, trainer.network, trainer.meta(trainer.completed_epochs))
+    return TrainingOutcome(history, plain_batch_norm(trainer.network),
+                           trainer.meta(trainer.completed_epochs))
 
 
 def _load_start_weights(model, start: Checkpoint, classes: List[str]) -> None:

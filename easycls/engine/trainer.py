@@ -11,11 +11,13 @@ import torch
 from torch import nn
 
 from ..data.augment import BatchAugment, Normalize
+from ..data.batches import share_of
 from ..errors import TrainingError, TrainingInterrupted
 from .accel import Acceleration
 from .callbacks import CallbackList
 from .checkpoint import CheckpointMeta, checkpoint_dict, unwrap
-from .evaluator import Evaluator, Scorer
+from .distributed import SINGLE, World, batch_norm_layers, sum_over_ranks, wrap_model
+from .evaluator import Evaluator, Scorer, gather_predictions
 from .interrupt import stop_at_step_boundaries
 from .options import Recipe
 from .schedule import WarmupCosine
@@ -79,12 +81,13 @@ class Trainer:
     """
 
     def __init__(self, model: nn.Module, data: TrainingData, recipe: Recipe,
-                 device: torch.device, generator: torch.Generator, callbacks: List):
-        self.data, self.recipe, self.device = data, recipe, device
+                 device: torch.device, generator: torch.Generator, callbacks: List,
+                 world: World = SINGLE):
+        self.data, self.recipe, self.device, self.world = data, recipe, device, world
         self.generator = generator
         self.callbacks = CallbackList(callbacks)
         self.accel = Acceleration.for_device(device)
-        self.model = self.accel.prepare_model(model)
+        self.model = wrap_model(self.accel.prepare_model(model), world, device)
         self.optimizer = build_optimizer(self.model, recipe)
         self.steps_per_epoch = len(data.train)
         self.schedule = WarmupCosine(self.optimizer, recipe.lr, recipe.epochs * self.steps_per_epoch,
@@ -96,8 +99,8 @@ class Trainer:
         self.augment = (BatchAugment(recipe.image_size, flip=recipe.augment == "shift+flip")
                         if recipe.augment else None)
         self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
-        self.evaluator = Evaluator(Scorer(self.model, recipe.input_spec, device, self.accel),
-                                   data.classes)
+        self.evaluator = Evaluator(Scorer(unwrap(self.model), recipe.input_spec, device,
+                                          self.accel), data.classes)
         self.best: Dict[str, float] = {}
         self.improved: List[str] = []
         self.history: List[dict] = []
@@ -119,7 +122,7 @@ class Trainer:
     @property
     def facts(self) -> dict:
         return {"device": str(self.device), "precision": self.accel.describe(),
-                **self.data.facts, "skipped_files": list(self.data.skipped),
+                "processes": self.world.size, **self.data.facts, "skipped_files": list(self.data.skipped),
                 "start_epoch": self.completed_epochs + 1}
 
     def meta(self, epoch: int) -> CheckpointMeta:
@@ -131,7 +134,7 @@ class Trainer:
         inside the next one, when interrupted)."""
         training = {"optimizer": self.optimizer.state_dict(),
                     "scheduler": self.schedule.state_dict(), "rng": rng_state(self.generator),
-                    "progress": progress,
+                    "progress": progress, "launch": self.world.launch,
                     "scaler": self.accel.scaler.state_dict() if self.accel.scaler else None}
         return checkpoint_dict(self.model, self.meta(self.completed_epochs), training)
 
@@ -192,7 +195,9 @@ class Trainer:
             self.completed_epochs, self.progress = epoch, None
             self._report_streamed_bad_files()
             self.callbacks.on_epoch_end(self, epoch, metrics)
-            if self.stop_training:
+            # A callback of one process may stop the run: all stop, or the others would wait.
+            if self.world.any(self.stop_training):
+                self.stop_training = True
                 break
 
     def _interrupted(self) -> str:
@@ -224,7 +229,11 @@ class Trainer:
     def _report_streamed_bad_files(self) -> None:
         """Files found unreadable while streaming: warned once, logged, counted against the rule."""
         for split, batches in (("training", self.data.train), ("validation", self.data.val)):
-            new = sorted(set(getattr(batches, "bad_files", ())) - set(self.data.skipped))
+            found = self.world.gather([(path, batches.reason(path))
+                                       for path in getattr(batches, "bad_files", ())])
+            if batches is not None:
+                batches.why_bad.update(pair for part in found for pair in part)
+            new = sorted({path for part in found for path, _ in part} - set(self.data.skipped))
             if new:
                 check_unreadable([(path, batches.reason(path)) for path in new], len(batches.samples),
                                  split)
@@ -244,14 +253,17 @@ class Trainer:
                              "order": torch.arange(batches.count) if order is None else order}
         self.step = done = self.progress["step"]
         self.callbacks.on_epoch_start(self, epoch)
-        window = _Window(self.device)
+        window = _Window(self.device, self.world)
         tick = time.perf_counter()
+        slices = batches.slices()
         for step, batch in enumerate(batches.iterate(self.progress["order"], skip=done),
                                      start=done + 1):
             self._step_rng = rng_state(self.generator)  # what an interrupted step restores
             images = batch.images.to(self.device, non_blocking=True)
+            start, stop = slices[step - 1]
+            first, _ = share_of(stop - start, *batches.share)
             if self.augment is not None:
-                images = self.augment(images, self.generator)
+                images = self.augment(images, self.generator, part_of=(first, stop - start))
             inputs = self.accel.prepare_input(self.normalize(images))
             labels = batch.labels.to(self.device, non_blocking=True)
             data_done = time.perf_counter()
@@ -259,22 +271,26 @@ class Trainer:
                 loss = nn.functional.cross_entropy(self.model(inputs), labels,
                                                    weight=self.class_weights,
                                                    label_smoothing=self.recipe.label_smoothing)
+            # DDP averages the processes' gradients; weighting each part's mean loss by its
+            # share of the batch makes that the gradient of the whole batch's mean loss.
+            share = len(labels) / (stop - start) if self.world.distributed else 1.0
+            weighted = loss * (share * self.world.size) if self.world.distributed else loss
             self.optimizer.zero_grad(set_to_none=True)
             lr = self.last_lr = self.schedule.lr
             self._updating = True  # from here until the step is counted, weights are changing
-            self.accel.backward_and_step(loss, self.optimizer, self.recipe.grad_clip)
+            self.accel.backward_and_step(weighted, self.optimizer, self.recipe.grad_clip)
             self.schedule.step()
             self.progress["step"] = self.step = step
             self._step_rng, self._updating = None, False  # the step is done
             now = time.perf_counter()
-            window.add(loss, data_done - tick, now - tick)
+            window.add(loss, share, data_done - tick, now - tick)
             tick = now
             self.callbacks.on_step_end(self, step)
             if step % LOG_INTERVAL == 0 or step == self.steps_per_epoch:
                 record = window.record(epoch, step, lr)
                 self._check_finite(record["loss"], epoch, step)
                 self._announce(record)
-                window = _Window(self.device)
+                window = _Window(self.device, self.world)
             if self.stop_request.requested:  # Ctrl-C: stop here, with the step fully told
                 raise KeyboardInterrupt
 
@@ -282,11 +298,12 @@ class Trainer:
     def _measure_batch_norm_statistics(self) -> None:
         """BatchNorm's mean and variance averaged over training pictures (not augmented),
         with the weights as they are now; other layers (dropout) as at evaluation."""
-        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        network = self.network  # its synchronised BatchNorm sums over processes, without DDP
+        norms = batch_norm_layers(network)
         if not norms:
             return
         momenta = [norm.momentum for norm in norms]
-        self.model.eval()
+        network.eval()
         for norm in norms:
             norm.reset_running_stats()
             norm.momentum = None  # a plain average over the batches below
@@ -296,14 +313,14 @@ class Trainer:
             for batch in self.data.train.iterate(None):
                 inputs = self.accel.prepare_input(self.normalize(batch.images.to(self.device)))
                 with self.accel.autocast():
-                    self.model(inputs)
+                    network(inputs)
                 seen += len(batch.labels)
-                if seen >= PRECISE_BN_IMAGES:
+                if seen * self.world.size >= PRECISE_BN_IMAGES:
                     break
         finally:
             for norm, momentum in zip(norms, momenta):
                 norm.momentum = momentum
-            self.model.train()
+            network.train()
 
     def _check_finite(self, loss: float, epoch: int, step: int) -> None:
         if not math.isfinite(loss):
@@ -315,7 +332,8 @@ class Trainer:
                 f"kept as they were.")
 
     def _validate(self, epoch: int) -> Dict[str, float]:
-        metrics = self.evaluator.predict(self.data.val).metrics(self.recipe.topk)
+        metrics = gather_predictions(self.evaluator.predict(self.data.val),
+                                     self.world).metrics(self.recipe.topk)
         self.improved = [name for name, value in metrics.items()
                          if value > self.best.get(name, -1.0)]
         self.best.update({name: metrics[name] for name in self.improved})
@@ -327,18 +345,21 @@ class Trainer:
 class _Window:
     """Loss and timings summed over the steps between two train records."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, world: World = SINGLE):
         # Summed on the device: reading the loss every step would stall a GPU.
         self.loss, self.time, self.data_time, self.count = torch.zeros((), device=device), 0.0, 0.0, 0
+        self.world = world
 
-    def add(self, loss: torch.Tensor, data_time: float, step_time: float) -> None:
-        self.loss += loss.detach().float()
+    def add(self, loss: torch.Tensor, share: float, data_time: float, step_time: float) -> None:
+        """`share`: this process's part of the batch, whose mean loss is the sum of the parts'."""
+        self.loss += loss.detach().float() * share
         self.data_time += data_time
         self.time += step_time
         self.count += 1
 
     def record(self, epoch: int, step: int, lr: float) -> dict:
         n = max(1, self.count)
+        loss = sum_over_ranks(self.loss, self.world)  # every process logs the same loss
         return {"mode": "train", "epoch": epoch, "iter": step, "lr": lr,
-                "loss": round(float(self.loss) / n, 6), "time": round(self.time / n, 6),
+                "loss": round(float(loss) / n, 6), "time": round(self.time / n, 6),
                 "data_time": round(self.data_time / n, 6)}

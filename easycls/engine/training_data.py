@@ -1,5 +1,6 @@
 """The batches a run trains and validates on: decoded once when they fit, placed on the device."""
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -7,9 +8,11 @@ import torch
 
 from ..data.batches import CachedBatches
 from ..data.folder import FolderDataset
+from ..data.cache import Sharing
 from ..data.pipeline import MAX_UNREADABLE_SHARE, make_batches, should_cache, too_many_unreadable
 from ..errors import TrainingError
 from ..log import logger
+from .distributed import SINGLE, World
 from .options import Recipe
 
 
@@ -33,23 +36,35 @@ def gpu_memory_budget(device: torch.device) -> int:
 
 
 def prepare_training_data(dataset: FolderDataset, recipe: Recipe, device: torch.device, *,
-                          validate: bool, cache, generator: torch.Generator) -> TrainingData:
+                          validate: bool, cache, generator: torch.Generator,
+                          world: World = SINGLE) -> TrainingData:
     splits, spec = dataset.splits, recipe.input_spec
     validate = validate and bool(splits.get("val"))
     count = len(splits["train"]) + (len(splits["val"]) if validate else 0)
     cached = should_cache(cache, count, spec)
     started = time.perf_counter()
+    # One decoded copy per computer, made by its processes together.
+    token = world.from_main(lambda: uuid.uuid4().hex[:12]) if world.distributed else None
+
+    def sharing(split: str) -> Optional[Sharing]:
+        return Sharing(world.local_rank, world.local_size, f"{token}-{world.node}-{split}",
+                       world.gather) if world.distributed else None
+
     train, skipped = make_batches(splits["train"], spec, batch_size=recipe.batch_size,
                                   shuffle=True, generator=generator, drop_single=True,
-                                  cached=cached, what="the training images")
+                                  cached=cached, what="the training images",
+                                  sharing=sharing("train"))
     check_unreadable(skipped, len(splits["train"]), "training")
     unreadable = [path for path, _ in skipped]
+    train.share = (world.rank, world.size)
     val = None
     if validate:
         val, skipped = make_batches(splits["val"], spec, batch_size=recipe.batch_size,
-                                    shuffle=False, cached=cached, what="the validation images")
+                                    shuffle=False, cached=cached, what="the validation images",
+                                    sharing=sharing("val"))
         check_unreadable(skipped, len(splits["val"]), "validation")
         unreadable += [path for path, _ in skipped]
+        val.share = (world.rank, world.size)
     if not len(train):
         raise TrainingError("No training batch could be made: every training image failed to "
                             "load. Check the files in the training folder.")
