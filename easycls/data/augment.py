@@ -3,7 +3,7 @@
 Working on batches (not one PIL image at a time in DataLoader workers) is what
 lets a small model train at the speed of its own arithmetic on a CPU.
 """
-from typing import Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -21,15 +21,21 @@ class BatchAugment:
         self.max_shift = max(1, int(round(image_size * shift_fraction)))
         self.flip = flip
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, generator: torch.Generator,
+                 part_of: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """`part_of=(first, total)`: the images are entries first.. of a batch of `total` whose
+        other parts other processes augment; the draws are made for the whole batch, so every
+        process's generator stays in step and each image gets the draw it would get alone."""
         n, _, height, width = images.shape
+        first, total = part_of or (0, n)
+        mine = slice(first, first + n)
         shift = self.max_shift
-        dy = torch.randint(-shift, shift + 1, (n, 1), generator=generator)
-        dx = torch.randint(-shift, shift + 1, (n, 1), generator=generator)
+        dy = torch.randint(-shift, shift + 1, (total, 1), generator=generator)[mine]
+        dx = torch.randint(-shift, shift + 1, (total, 1), generator=generator)[mine]
         rows = (torch.arange(height)[None] + dy).clamp_(0, height - 1)
         cols = (torch.arange(width)[None] + dx).clamp_(0, width - 1)
         if self.flip:
-            flipped = torch.rand(n, generator=generator) < 0.5
+            flipped = (torch.rand(total, generator=generator) < 0.5)[mine]
             cols = torch.where(flipped[:, None], cols.flip(1), cols)
         device = images.device
         rows, cols = rows.to(device), cols.to(device)

@@ -436,6 +436,8 @@ OPTIONS: List[Option] = [
            recorded=False, resumable=True, shown=False),
     Option("device", None, "'auto', 'cpu', 'cuda', 'cuda:1' or 'mps' (default: the model's)",
            recorded=False, resumable=True, shown=False),
+    Option("distributed", None, "train on the processes torchrun started (None: when started "
+           "so; True: insist)", optional(yes_or_no), recorded=False, resumable=True, shown=False),
     Option("verbose", True, "progress bars and settings; False shows only warnings", yes_or_no,
            recorded=False, resumable=True, shown=False),
     Option("callbacks", None, "objects whose on_epoch_end(run, epoch, metrics) etc. are called",
