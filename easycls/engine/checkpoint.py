@@ -8,6 +8,7 @@ no pickled objects, so opening a checkpoint someone sent you cannot run their co
                  num_classes, classes, the input spec (in_channels, image_size, mean,
                  std, resize, crop_pct), epoch, best, recipe (train()'s recorded options)
     optimizer, scheduler, rng, scaler, progress   training state, for resume=True
+    launch       the torchrun launch that wrote it (None alone): a restart continues it
 
 Files of other versions load: missing fields take their defaults and unknown ones
 are named in a note. Every field is checked, so a damaged file is refused with the
@@ -35,7 +36,7 @@ from .openmmlab import MMEDU_INPUT, convert_openmmlab, looks_like_openmmlab
 FORMAT_VERSION = 1
 # The format version that added a field: files of earlier versions are not said to lack it.
 INTRODUCED_IN = {"crop_pct": 1}
-TRAINING_STATE = ("optimizer", "scheduler", "rng", "scaler", "progress")
+TRAINING_STATE = ("optimizer", "scheduler", "rng", "scaler", "progress", "launch")
 META_FIELDS = ("format_version", "easycls_version", "backbone", "num_classes", "classes",
                "in_channels", "image_size", "mean", "std", "resize", "crop_pct", "epoch", "best",
                "recipe", "source")

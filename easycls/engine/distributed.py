@@ -186,6 +186,22 @@ def wrap_model(model: nn.Module, world: World, device: torch.device) -> nn.Modul
                **keep_buffers)
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """The sum of a tensor over every process, whose gradient is the sum of theirs."""
+
+    @staticmethod
+    def forward(ctx, value: torch.Tensor) -> torch.Tensor:
+        total = value.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
 class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm whose training statistics are summed over every process, for CPUs, where
     torch's SyncBatchNorm does not run. Its weights and buffers are BatchNorm's, so
@@ -198,12 +214,10 @@ class CpuSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce  # passes gradients back
-
         dims = [0] + list(range(2, x.dim()))
         channels = x.shape[1]
         count = torch.tensor([x.numel() / channels], dtype=x.dtype, device=x.device)
-        totals = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        totals = _SumOverRanks.apply(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
         n = totals[-1]
         mean = totals[:channels] / n
         var = (totals[channels:2 * channels] / n - mean * mean).clamp(min=0)
