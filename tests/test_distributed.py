@@ -249,7 +249,7 @@ def _assert_same_run(save_fold, out, one_process, ranks=2):
         assert torch.allclose(finals[0][name].float(), value.float(), atol=1e-4), name
 
 
-def test_two_processes_under_torchrun_train_as_one_would_and_write_one_log(hand_data, tmp_path,
+def test_two_processes_under_torchrun_train_as_one_would_write_one_log_and_resume_alone(hand_data, tmp_path,
                                                                            one_process):
     output = _finish(_torchrun(["--standalone", "--nproc_per_node=2"], hand_data, "run",
                                tmp_path / "out", cwd=tmp_path))
@@ -260,6 +260,10 @@ def test_two_processes_under_torchrun_train_as_one_would_and_write_one_log(hand_
     _assert_same_run(tmp_path / "run", tmp_path / "out", one_process)
     saved = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)
     assert not any(key.startswith("module.") for key in saved["state_dict"])
+    alone = Classifier("LeNet")  # and the run goes on in a single process
+    alone.load_dataset(hand_data)
+    alone.train(epochs=EPOCHS + 1, resume=True, save_fold=tmp_path / "run", verbose=False)
+    assert _records(tmp_path / "run")[-1]["epoch"] == EPOCHS + 1
 
 
 def test_two_computers_meeting_at_a_rendezvous_endpoint_train_as_one_would(hand_data, tmp_path,
