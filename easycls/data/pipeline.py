@@ -4,7 +4,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 
 from ..log import logger, progress
-from .batches import CachedBatches, StreamedBatches
+from .batches import CachedBatches, StreamedBatches, default_workers
 from .cache import Sharing, decode_split, estimated_bytes, memory_budget
 from .input_spec import InputSpec
 
@@ -44,5 +44,9 @@ def make_batches(samples: Sequence[Tuple[str, int]], spec: InputSpec, *, batch_s
         else:
             batches = CachedBatches(samples, split, batch_size, shuffle, generator, drop_single)
             return batches, split.skipped
-    batches = StreamedBatches(samples, spec, batch_size, shuffle, generator, drop_single)
+    # The processes of a computer share its cores between their loader workers too.
+    workers = default_workers()
+    if sharing is not None and workers:
+        workers = max(1, workers // sharing.size)
+    batches = StreamedBatches(samples, spec, batch_size, shuffle, generator, drop_single, workers)
     return batches, []
