@@ -12,7 +12,9 @@ def pth_info(checkpoint: Union[str, Path]) -> dict:
     settings, whether it can resume) and return it as a dict.
 
     Example:
-        >>> easycls.pth_info('checkpoints/hand_gray/best_accuracy_top-1.pth')
+        >>> info = easycls.pth_info('checkpoints/lenet_hand_gray.pth')
+        >>> info['backbone'], info['classes'], info['resumable']
+        ('LeNet', ['paper', 'rock', 'scissors'], False)
     """
     info = checkpoint_info(checkpoint)
     logger.info(format_checkpoint_info(info))
@@ -25,7 +27,7 @@ def publish(checkpoint: Union[str, Path], out: Union[str, Path]) -> str:
 
     Example:
         >>> easycls.publish('checkpoints/hand_gray/latest.pth', 'release/hand_gray.pth')
-        'release/hand_gray-1f2e3d4c.pth'
+        'release/hand_gray-....pth'
     """
     if not is_main_process():
         return ""

@@ -31,8 +31,12 @@ class Classifier:
         >>> from easycls import Classifier as cls
         >>> model = cls('LeNet')
         >>> model.load_dataset('dataset/hand_gray')
-        >>> history = model.train(epochs=10)
+        FolderDataset('dataset/hand_gray', classes=['paper', 'rock', 'scissors'], sizes={'train': 300, 'val': 90, 'test': 90})
+        >>> model.save_fold = 'checkpoints/lesson'
+        >>> history = model.train(epochs=1)      # 10 or more for a good model
         >>> result = model.inference('demo/rock.png')
+        >>> sorted(result)
+        ['image', 'pred_class', 'pred_label', 'pred_score', 'topk']
     """
 
     def __init__(self, backbone: str = "LeNet", num_classes: Optional[int] = None,
@@ -68,11 +72,26 @@ class Classifier:
 
     @property
     def backbone(self) -> str:
+        """The backbone's name as sota() spells it; it is fixed when the model is made.
+
+        Example:
+            >>> cls('resnet18').backbone
+            'ResNet18'
+        """
         return self.spec.name
 
     @property
     def num_classes(self) -> Optional[int]:
-        """The number you set; unset, the loaded data set's (or the loaded weights') count."""
+        """The number you set; unset, the loaded data set's (or the loaded weights') count.
+
+        Example:
+            >>> model = cls('LeNet')
+            >>> print(model.num_classes)
+            None
+            >>> dataset = model.load_dataset('dataset/hand_gray')
+            >>> model.num_classes
+            3
+        """
         if self._num_classes is not None:
             return self._num_classes
         if self.dataset is not None:
@@ -92,7 +111,9 @@ class Classifier:
         """A model of the backbone a checkpoint was trained with, its weights loaded.
 
         Example:
-            >>> model = Classifier.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> model
+            Classifier(backbone='LeNet', num_classes=3, classes=['paper', 'rock', 'scissors'])
         """
         state = read_checkpoint(checkpoint)
         model = cls(state.meta.backbone, device=device)
@@ -104,6 +125,13 @@ class Classifier:
         """The backbones you can use, e.g. ['LeNet', 'MobileNet', 'ResNet18', ...].
 
         details=True prints and returns, for each, its default input, parameters and FLOPs.
+
+        Example:
+            >>> cls.sota()
+            ['LeNet', ..., 'ResNet18', 'ResNet34', 'ResNet50', 'EfficientNetB0']
+            >>> table = cls.sota(details=True)
+            >>> table[0]['name'], table[0]['image_size'], table[0]['parameters']
+            ('LeNet', 32, 61750)
         """
         if not details:
             return list_models()
@@ -121,7 +149,10 @@ class Classifier:
         those that would train on wrong labels stop here with an explanation.
 
         Example:
-            >>> model.load_dataset('dataset/hand_gray')
+            >>> model = cls('LeNet')
+            >>> dataset = model.load_dataset('dataset/hand_gray', check='full')
+            >>> dataset.classes, dataset.sizes()
+            (['paper', 'rock', 'scissors'], {'train': 300, 'val': 90, 'test': 90})
         """
         wanted = _checked_num_classes(self._num_classes)
         if check not in (None, "quick", "full"):
@@ -166,7 +197,11 @@ class Classifier:
         whose message says how to continue; the model keeps the weights reached.
 
         Example:
-            >>> history = model.train(epochs=10, validate=True)
+            >>> model = cls('LeNet')
+            >>> dataset = model.load_dataset('dataset/hand_gray')
+            >>> history = model.train(epochs=1, lr=0.01, save_fold='checkpoints/one_epoch')
+            >>> history[-1]['mode'], history[-1]['epoch'], sorted(history[-1])
+            ('val', 1, ['accuracy_top-1', 'epoch', 'iter', 'lr', 'mode'])
         """
         dataset = self._require_dataset()
         given = train_options.check_call({"epochs": epochs, **options}, more)
@@ -195,7 +230,10 @@ class Classifier:
         A train() after this starts from these weights (fine-tuning).
 
         Example:
-            >>> model.load_checkpoint('checkpoints/hand_gray/best_accuracy_top-1.pth')
+            >>> model = cls('LeNet')
+            >>> meta = model.load_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> meta['classes'], meta['image_size'], meta['in_channels']
+            (['paper', 'rock', 'scissors'], 32, 1)
         """
         self._loaded = self._use_checkpoint(checkpoint, device)
         return self.meta
@@ -233,10 +271,18 @@ class Classifier:
         or camera is released when the loop ends or is left with break.
 
         Example:
+            >>> model = cls('LeNet')
             >>> result = model.inference('demo/rock.png', checkpoint='checkpoints/lenet_hand_gray.pth')
-            >>> result = model.inference(cv2.imread('demo/rock.png'), color_order='bgr')
-            >>> for result in model.inference(0, show=False):  # the camera, until you stop it
-            ...     print(result['frame'], result['pred_class'], result['pred_score'])
+            >>> result['pred_class'], round(result['pred_score'], 2)    # and cls_result/rock.png
+            ('rock', 1.0)
+            >>> results = model.inference('demo/many_pictures', show=False)
+            >>> [r['pred_class'] for r in results][:4]
+            ['paper', 'paper', 'paper', 'rock']
+            >>> import cv2
+            >>> model.inference(cv2.imread('demo/scissors.png'), color_order='bgr')['pred_class']
+            'scissors'
+            >>> for result in model.inference(0, show=False):  # doctest: +SKIP
+            ...     print(result['frame'], result['pred_class'])    # the camera, until you stop
         """
         if checkpoint is not None:
             self._use_checkpoint(checkpoint, device)
@@ -253,6 +299,14 @@ class Classifier:
 
         Takes the same `image`, `color_order`, `recursive`, `every` and `max_frames` as
         inference(); a video or camera gives a generator of per-frame results.
+
+        Example:
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> import numpy as np
+            >>> from PIL import Image
+            >>> picture = np.asarray(Image.open('demo/paper.png'))    # RGB, as PIL gives it
+            >>> model.fast_inference(picture)['pred_class']
+            'paper'
         """
         from .video import is_video_source, refuse_frame_options, video_results
 
@@ -282,8 +336,11 @@ class Classifier:
         and returns it as a dict; pass it to easycls.plot_confusion_matrix or plot_gallery.
 
         Example:
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> dataset = model.load_dataset('dataset/hand_gray')
             >>> report = model.evaluate('test', out='test_predictions.csv')
-            >>> report['accuracy_top-1'], report['f1_score']['rock']
+            >>> report['accuracy_top-1'], report['f1_score']['rock'], report['num_images']
+            (100.0, 100.0, 90)
         """
         from .evaluation import evaluate_predictor, evaluation_samples, format_report, write_predictions
 
@@ -314,7 +371,11 @@ class Classifier:
         changed; move_to= copies the suspects into a folder to review.
 
         Example:
-            >>> suspects = model.find_label_issues(save='suspects.png')
+            >>> model = cls('LeNet')
+            >>> dataset = model.load_dataset('dataset/hand_gray')
+            >>> suspects = model.find_label_issues(folds=2, epochs=1, split='val', save='suspects.png')
+            >>> sorted(suspects[0])
+            ['given', 'given_label', 'image', 'score', 'suggested', 'suggested_label']
         """
         from .labels import find_label_issues
 
@@ -334,7 +395,10 @@ class Classifier:
         Returns a result dict (a list for a folder or list) with the map as 'cam'.
 
         Example:
-            >>> result = model.cam('demo/rock.png', target_class='rock')
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> result = model.cam('demo/rock.png', target_class='rock')   # cam_result/rock.png
+            >>> result['cam'].shape, result['method'], result['pred_class']
+            ((32, 32), 'gradcam', 'rock')
         """
         from .visualize.cam import cam_inputs
 
@@ -354,8 +418,13 @@ class Classifier:
         and the input spec travel with it. Returns the file's path.
 
         Example:
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
             >>> model.convert(backend='onnx', out_file='hand_gray.onnx')
-            >>> easycls.onnx_predict('hand_gray.onnx', 'demo/rock.png')
+            'hand_gray.onnx'
+            >>> easycls.onnx_predict('hand_gray.onnx', 'demo/rock.png')['pred_class']
+            'rock'
+            >>> model.convert(backend='torchscript', out_file='hand_gray.pt')
+            'hand_gray.pt'
         """
         from .export import export_model
 
@@ -375,6 +444,8 @@ class Classifier:
 
         Example:
             >>> info = cls('ResNet18', num_classes=3).summary()
+            >>> info['parameters'], info['flops']
+            (11178051, 3627125760)
         """
         from .models.summary import format_summary, summarize
 
@@ -393,6 +464,18 @@ class Classifier:
         """Print a table of the given results (default: the last ones).
 
         Returns nothing, so that a notebook cell shows the table only.
+
+        Example:
+            >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+            >>> result = model.fast_inference('demo/rock.png')
+            >>> model.print_result(result)
+            image     class  score   top-k
+            --------------------------------------------------
+            rock.png  rock   0.9989  scissors 0.00, paper 0.00
+            >>> model.print_result(lang='zh')
+            图片      类别  置信度  前k个
+            -------------------------------------------------
+            rock.png  rock  0.9989  scissors 0.00, paper 0.00
         """
         result = self.last_results if result is None else result
         if result is None:

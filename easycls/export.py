@@ -285,8 +285,12 @@ def onnx_predict(onnx_file: Union[str, Path], image, color_order: Optional[str] 
     {'image', 'error'} entry there).
 
     Example:
-        >>> model.convert(backend='onnx', out_file='hand_gray.onnx')
-        >>> easycls.onnx_predict('hand_gray.onnx', 'demo/rock.png')
+        >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+        >>> onnx_file = model.convert(backend='onnx', out_file='hand_gray.onnx')
+        >>> easycls.onnx_predict(onnx_file, 'demo/rock.png')['pred_class']
+        'rock'
+        >>> [r['pred_class'] for r in easycls.onnx_predict(onnx_file, 'demo/many_pictures')][-3:]
+        ['scissors', 'scissors', 'scissors']
 
     Without easycls (pip install onnxruntime pillow numpy), for a model trained with
     the default resize='stretch':

@@ -46,9 +46,10 @@ def find_label_issues(path_or_dataset, backbone: str = "LeNet", folds: int = 5,
     review/<given>__as__<suggested>/. The data set itself is never changed.
 
     Example:
-        >>> suspects = easycls.find_label_issues('dataset/hand_gray', out='suspects.csv')
+        >>> suspects = easycls.find_label_issues('dataset/hand_gray', folds=2, epochs=1,
+        ...                                      split='val', out='suspects.csv')
         >>> suspects[0]
-        {'image': '.../paper_0031.png', 'given': 'paper', 'suggested': 'rock', 'score': 0.02, ...}
+        {'image': 'dataset/hand_gray/val_set/...', 'given': '...', 'suggested': '...', 'score': ...}
     """
     cleanlab = _import_cleanlab()
     folds = _checked_folds(folds)

@@ -234,6 +234,8 @@ def check_dataset(path, check: str = "quick", num_classes: Optional[int] = None,
 
     Example:
         >>> report = easycls.check_dataset('dataset/hand_gray', check='full')
+        >>> report.ok, report.errors, report.warnings
+        (True, [], [])
     """
     if check not in ("quick", "full"):
         raise DatasetError(f"check={check!r} is not valid: use 'quick' (read image headers) or "

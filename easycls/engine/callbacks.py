@@ -24,7 +24,18 @@ from .run_folder import writing
 
 
 class Callback:
-    """Base class with every hook; override the ones you need."""
+    """Base class with every hook; override the ones you need.
+
+    Example:
+        >>> class Watch(easycls.Callback):
+        ...     def on_epoch_end(self, run, epoch, metrics):
+        ...         print(f"epoch {epoch}: {sorted(metrics)}")
+        ...         run.stop_training = metrics['accuracy_top-1'] == 100.0
+        >>> model = cls('LeNet')
+        >>> dataset = model.load_dataset('dataset/hand_gray')
+        >>> history = model.train(epochs=1, callbacks=[Watch()], save_fold='checkpoints/watched')
+        epoch 1: ['accuracy_top-1']
+    """
 
     def on_run_start(self, run) -> None:
         """Before the first epoch of this call to train()."""
@@ -89,7 +100,14 @@ class TensorBoardLogger(Callback):
     """Training loss, learning rate and validation metrics as TensorBoard scalars in
     `log_dir` (train(tensorboard=True) uses save_fold/tensorboard; unset, TensorBoard's own
     runs/ folder): `tensorboard --logdir checkpoints/x/tensorboard`. Needs the tensorboard
-    package, which easycls does not install."""
+    package, which easycls does not install.
+
+    Example:
+        >>> model = cls('LeNet')
+        >>> dataset = model.load_dataset('dataset/hand_gray')
+        >>> logger = easycls.TensorBoardLogger('runs/lenet')  # doctest: +SKIP
+        >>> history = model.train(epochs=1, callbacks=[logger])  # doctest: +SKIP
+    """
 
     def __init__(self, log_dir=None):
         self.log_dir, self.writer = log_dir, None

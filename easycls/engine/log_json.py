@@ -26,7 +26,13 @@ class LogWriter:
 
 
 def read_log(path) -> List[dict]:
-    """All records of a log.json; a half-written last line (after a crash) is ignored."""
+    """All records of a log.json; a half-written last line (after a crash) is ignored.
+
+    Example:
+        >>> records = easycls.read_log('checkpoints/hand_gray/log.json')
+        >>> [record['mode'] for record in records if 'mode' in record][-2:]
+        ['train', 'val']
+    """
     records = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:

@@ -13,8 +13,9 @@ def plot_confusion_matrix(report: dict, save: Optional[str] = None):
     were predicted as each class (columns), and the same as a share of the row.
 
     Example:
-        >>> report = model.evaluate('test')
-        >>> easycls.plot_confusion_matrix(report, save='confusion.png')
+        >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+        >>> report = model.evaluate('dataset/hand_gray')
+        >>> figure = easycls.plot_confusion_matrix(report, save='confusion.png')
     """
     from matplotlib.ticker import MaxNLocator
 

@@ -59,8 +59,8 @@ def plot_log(logs: Union[PathLike, Sequence[PathLike]], save: Optional[PathLike]
     from one or several log.json files (or their run folders), several runs on one plot.
 
     Example:
-        >>> easycls.plot_log('checkpoints/hand_gray/log.json', save='curves.png')
-        >>> easycls.plot_log(['runs/lenet', 'runs/resnet18'])   # compare two runs
+        >>> figure = easycls.plot_log('checkpoints/hand_gray/log.json', save='curves.png')
+        >>> figure = easycls.plot_log(['checkpoints/hand_gray'], labels=['LeNet'])  # a list: several runs
     """
     paths = [_log_path(p) for p in ([logs] if isinstance(logs, (str, os.PathLike)) else logs)]
     if not paths:

@@ -16,7 +16,7 @@ def show_dataset(path, per_class: int = 8, split: str = "train", save: Optional[
     data set.
 
     Example:
-        >>> easycls.show_dataset('dataset/hand_gray', per_class=8)
+        >>> figure = easycls.show_dataset('dataset/hand_gray', per_class=8, save='dataset.png')
     """
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise EasyclsError(f"per_class={per_class!r} is not valid: give how many pictures of each "

@@ -15,7 +15,8 @@ def plot_gallery(report: dict, n: int = 8, save: Optional[str] = None):
     model.evaluate()'s report, each tile with its true class, predicted class and score.
 
     Example:
-        >>> easycls.plot_gallery(model.evaluate('test'), n=8, save='gallery.png')
+        >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
+        >>> figure = easycls.plot_gallery(model.evaluate('dataset/hand_gray'), n=8, save='gallery.png')
     """
     rows = report.get("predictions") if isinstance(report, dict) else None
     if rows is None:

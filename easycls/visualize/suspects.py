@@ -15,7 +15,8 @@ def plot_suspects(suspects: List[dict], n: int = 24, save: Optional[str] = None)
     class, the class the fold models suggest and cleanlab's score (lower = more suspicious).
 
     Example:
-        >>> easycls.plot_suspects(easycls.find_label_issues('dataset/hand_gray'), save='s.png')
+        >>> suspects = easycls.find_label_issues('dataset/hand_gray', folds=2, epochs=1, split='val')
+        >>> figure = easycls.plot_suspects(suspects, n=8, save='suspects.png')
     """
     if not isinstance(suspects, list) or any(not isinstance(row, dict) or "given" not in row
                                              for row in suspects):
