@@ -26,9 +26,10 @@ setup(
     extras_require={
         "export": ["onnx>=1.14", "onnxruntime>=1.16", "onnxscript>=0.1"],
         "labels": ["cleanlab>=2.5"],
+        "app": ["gradio>=6.0"],
         "test": ["pytest>=7", "hypothesis>=6", "onnx>=1.14", "onnxruntime>=1.16",
                  "onnxscript>=0.1", "cleanlab>=2.5", "nbformat>=5", "nbclient>=0.7",
-                 "ipykernel>=6"],
+                 "ipykernel>=6", "gradio>=6.0", "gradio_client>=2.0", "selenium>=4.11"],
     },
     entry_points={"console_scripts": ["easycls = easycls.cli:main"]},
     classifiers=[

@@ -438,6 +438,26 @@ class Classifier:
         logger.info(f"Exported {meta.backbone} ({len(meta.classes)} classes) to '{path}'.")
         return str(path)
 
+    def app(self, host: str = "127.0.0.1", port: Optional[int] = None, share: bool = False,
+            lang: str = "en", block: Optional[bool] = None):
+        """A web page to try the model: a picture (upload, drop, paste, webcam) or many,
+        the top classes as bars, the annotated picture and the model's card.
+
+        Listens on 127.0.0.1 (this computer only) unless host='0.0.0.0'; port None takes
+        7860 or the next free one; share=True also makes a public link through gradio's
+        servers. In a notebook the page is shown inline and this returns at once; in a
+        script it serves until Ctrl-C (block=False returns at once there too). Returns
+        the gradio Blocks (demo.close() stops it). Needs pip install easycls[app].
+
+        Example:
+            >>> demo = model.app()
+        """
+        from .app import launch_app
+
+        check_lang(lang)
+        return launch_app(self._require_predictor(), host=host, port=port, share=share, lang=lang,
+                          block=block)
+
     def summary(self, image_size: Optional[int] = None) -> dict:
         """Parameters, FLOPs, input spec and a per-block table of the network, printed
         and returned as a dict (the trained or loaded network, else a fresh one).

@@ -17,6 +17,7 @@ EPILOG = """examples:
   easycls infer checkpoints/hand/best_accuracy_top-1.pth demo/ --out results.csv
   easycls eval checkpoints/hand/best_accuracy_top-1.pth dataset/hand_gray --out test.csv
   easycls export checkpoints/hand/best_accuracy_top-1.pth --format onnx
+  easycls app checkpoints/hand/best_accuracy_top-1.pth
   easycls convert split photos/ dataset/photos --val 0.2 --test 0.1
 
 'easycls COMMAND --help' tells more about each command."""
@@ -142,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", default=None, help="the file to write (default: beside the "
                                                  "checkpoint, .onnx or .pt)")
 
+    sub = command("app", "try a checkpoint in the browser: a local web page for pictures and "
+                         "the webcam (needs pip install easycls[app])")
+    sub.add_argument("checkpoint", help="a .pth file written by training")
+    sub.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default: 127.0.0.1, this computer only; "
+                          "0.0.0.0 lets other computers on the network in)")
+    sub.add_argument("--port", type=int, default=None,
+                     help="the port (default: 7860, or the next free one)")
+    sub.add_argument("--share", action="store_true",
+                     help="also make a public link through gradio's share servers (needs the "
+                          "internet; anyone with the link can use the page)")
+    sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
+    sub.add_argument("--lang", default="en", choices=("en", "zh"), help="the page's language")
+
     sub = command("info", "show what a checkpoint holds: backbone, classes, input, epochs, "
                           "accuracy, settings")
     sub.add_argument("checkpoint", help="a .pth file")
@@ -233,6 +248,13 @@ def _export(args) -> None:
                                                         checkpoint=args.checkpoint)
 
 
+def _app(args) -> None:
+    from . import Classifier
+
+    Classifier.from_checkpoint(args.checkpoint, device=args.device).app(
+        host=args.host, port=args.port, share=args.share, lang=args.lang, block=True)
+
+
 def _info(args) -> None:
     from . import pth_info
 
@@ -258,7 +280,7 @@ def _convert(args) -> None:
 
 
 COMMANDS = {"models": _models, "check": _check, "train": _train, "infer": _infer, "eval": _eval,
-            "export": _export, "info": _info, "publish": _publish, "convert": _convert}
+            "export": _export, "app": _app, "info": _info, "publish": _publish, "convert": _convert}
 
 
 def _parse(argv: Optional[List[str]]) -> argparse.Namespace:
