@@ -58,20 +58,11 @@ TEXTS = {lang: {key: pair[column] for key, pair in WORDS.items()}
          for column, lang in enumerate(("en", "zh"))}
 
 
-class PictureInput(gr.Image):
-    """gr.Image, handing over the uploaded file as it is (gr.Image would first open it with
-    Pillow, refusing files in its own words before easycls can explain them)."""
-
-    is_template = True  # gradio draws it as the gr.Image it is
-
-    def preprocess(self, payload) -> Optional[str]:
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return payload.path
-        try:  # a picture sent inline (data: URL) is written to a file by gr.Image
-            return super().preprocess(payload)
-        except Exception as error:  # noqa: BLE001 - whatever it was, the page must say it
-            raise gr.Error(html.escape(f"This is not a picture easycls can read ({error}).",
-                                       quote=False), print_exception=False) from error
+def uploaded_path(payload) -> Optional[str]:
+    """The uploaded file as it is, from gr.Image's raw value: the page's events skip
+    gr.Image's own preparation, which opens the file with Pillow and would refuse a bad
+    one in Pillow's words before easycls could explain it."""
+    return payload.get("path") if isinstance(payload, dict) else payload
 
 
 def markdown_text(text: str) -> str:
@@ -174,10 +165,9 @@ def build_page(predictor: Predictor, lang: str = "en") -> gr.Blocks:
         with gr.Tab(texts["one"]):
             with gr.Row():
                 with gr.Column():
-                    # png: a picture sent inline is written losslessly before easycls reads it
-                    picture = PictureInput(label=texts["picture"], type="filepath", image_mode=None,
-                                           format="png", sources=["upload", "webcam", "clipboard"],
-                                           height=320, elem_id="easycls-picture")
+                    picture = gr.Image(label=texts["picture"], type="filepath",
+                                       sources=["upload", "webcam", "clipboard"], height=320,
+                                       elem_id="easycls-picture")
                     classify = gr.Button(texts["classify"], variant="primary",
                                          elem_id="easycls-classify")
                 with gr.Column():
@@ -198,17 +188,18 @@ def build_page(predictor: Predictor, lang: str = "en") -> gr.Blocks:
         with gr.Accordion(texts["card"], open=True):
             gr.Markdown(model_card(predictor, lang), elem_id="easycls-card")
 
-        def one(path):
-            return classify_picture(predictor, path, lang)
+        def one(payload):
+            return classify_picture(predictor, uploaded_path(payload), lang)
 
-        def shown_or_cleared(path):  # a new picture is classified at once; a cleared one clears
-            return one(path) if path else (None, None, "")
+        def shown_or_cleared(payload):  # a new picture is classified at once; a cleared one clears
+            return one(payload) if payload else (None, None, "")
 
         def many(paths):
             return classify_pictures(predictor, paths, lang)
 
         outputs = [top, annotated, summary]
-        classify.click(one, picture, outputs, api_name="classify")
-        picture.change(shown_or_cleared, picture, outputs, api_visibility="private")
+        classify.click(one, picture, outputs, api_name="classify", preprocess=False)
+        picture.change(shown_or_cleared, picture, outputs, api_visibility="private",
+                       preprocess=False)
         classify_all.click(many, files, [table, gallery], api_name="classify_many")
     return demo
