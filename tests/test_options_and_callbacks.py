@@ -24,7 +24,7 @@ def quiet_model(data):
 def test_train_signature_and_help_list_every_option():
     parameters = inspect.signature(Classifier.train).parameters
     assert list(parameters)[1:] == [option.name for option in OPTIONS]
-    assert parameters["epochs"].default == 10 and parameters["optimizer"].default == "SGD"
+    assert parameters["epochs"].default is None and parameters["optimizer"].default == "SGD"
     assert all(option.name in Classifier.train.__doc__ for option in OPTIONS)
 
 

@@ -29,10 +29,17 @@ class WarmupCosine:
         self.step_count += 1
         self._apply()
 
+    def rescale(self, factor: float):
+        """The peak lr times `factor` from now on (a run backing off from a divergence)."""
+        self.base_lr *= factor
+        self._apply()
+
     def state_dict(self) -> dict:
         return {"step_count": self.step_count, "total_steps": self.total_steps,
                 "warmup_steps": self.warmup_steps, "base_lr": self.base_lr}
 
     def load_state_dict(self, state: dict):
         self.step_count = int(state["step_count"])
+        # A run that backed off saved its lowered peak lr; older files have the recipe's.
+        self.base_lr = float(state.get("base_lr", self.base_lr))
         self._apply()

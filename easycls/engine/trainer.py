@@ -16,6 +16,7 @@ from ..errors import TrainingError, TrainingInterrupted
 from .accel import Acceleration
 from .callbacks import CallbackList
 from .checkpoint import CheckpointMeta, checkpoint_dict, unwrap
+from .divergence import DivergenceGuard
 from .distributed import SINGLE, World, batch_norm_layers, sum_over_ranks, wrap_model
 from .evaluator import Evaluator, Scorer, gather_predictions
 from .interrupt import stop_at_step_boundaries
@@ -185,6 +186,8 @@ class Trainer:
         return self.history
 
     def _epochs(self) -> None:
+        self.divergence = DivergenceGuard(self.model, self.optimizer, self.schedule, len(
+            self.data.classes), from_the_start=self.completed_epochs == 0 and not self.progress)
         for epoch in range(self.completed_epochs + 1, self.recipe.epochs + 1):
             self.epoch = epoch
             self._train_epoch(epoch)
@@ -288,8 +291,10 @@ class Trainer:
             self.callbacks.on_step_end(self, step)
             if step % LOG_INTERVAL == 0 or step == self.steps_per_epoch:
                 record = window.record(epoch, step, lr)
-                self._check_finite(record["loss"], epoch, step)
-                self._announce(record)
+                backoff = self.divergence.check(record["loss"], epoch, step)
+                if backoff is None:
+                    self._check_finite(record["loss"], epoch, step)
+                self._announce(backoff or record)
                 window = _Window(self.device, self.world)
             if self.stop_request.requested:  # Ctrl-C: stop here, with the step fully told
                 raise KeyboardInterrupt

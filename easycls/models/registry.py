@@ -3,7 +3,7 @@
 `Classifier.sota()` is `list_models()`; nothing else keeps a second list.
 """
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import BackboneError
 from ..i18n import tr
@@ -31,6 +31,9 @@ class ModelSpec:
     # The layer class activation maps look at by default: the last one whose output still
     # has a spatial layout, where features are most about classes.
     cam_layer: str = ""
+    # (smallest, largest): the default input side is the data's median picture side, kept
+    # within these bounds, for networks built for small pictures; None: always image_size.
+    sizes_from_data: Optional[Tuple[int, int]] = None
 
     def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """Normalisation mean/std for the given channel count."""
@@ -54,13 +57,13 @@ def _key(name: str) -> str:
 
 def register(name: str, *, image_size: int, channels: int, mean, std, cam_layer: str,
              defaults=None, aliases=(), pretrained_available: bool = False,
-             min_image_size: int = 32):
+             min_image_size: int = 32, sizes_from_data: Optional[Tuple[int, int]] = None):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
         spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std),
                          dict(defaults or {}), tuple(aliases), pretrained_available,
-                         min_image_size, cam_layer)
+                         min_image_size, cam_layer, sizes_from_data)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name

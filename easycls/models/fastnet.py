@@ -1,0 +1,74 @@
+"""FastNet: a compact residual network for small pictures (about 16-64 px), trained from scratch.
+
+Built for time to accuracy on a CPU, after David Page's ResNet-9 ("How to train
+your ResNet", 2018) and Keller Jordan's airbench:
+
+- a 3x3 stem at full resolution and no max-pool after it: at 28 px the
+  torchvision stem (7x7 stride 2, then max-pool) would throw away three quarters
+  of the pixels before the first block sees them;
+- three stages, each one convolution that widens, a 2x2 max-pool, then batch
+  norm and ReLU (pooling before the norm, as airbench does, normalises a quarter
+  of the values for the same result), followed by a residual convolution;
+- global max-pooling before the classifier: on small pictures the evidence for a
+  class sits in a few places, which an average would dilute;
+- class scores scaled by 1/8 (Page's ResNet-9 does the same): max-pooled features
+  are large, and unscaled scores made the first steps at the preset's high learning
+  rate overshoot (a loss of 4.4 on 3 classes in the first epoch of rps28).
+
+Widths stay small (16 to 128 channels) because two CPU cores, not the GPU of
+those papers, set the budget: see docs/benchmarks.md for the measurements.
+"""
+from torch import nn
+
+from ..errors import BackboneError
+from .registry import register
+
+WIDTHS = (16, 32, 64, 128)  # the stem, then each of the three stages
+LOGIT_SCALE = 0.125
+
+
+def conv_bn_relu(inputs: int, outputs: int) -> list:
+    return [nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs),
+            nn.ReLU(inplace=True)]
+
+
+class Stage(nn.Module):
+    """Widen and halve the resolution, then add what one more convolution finds."""
+
+    def __init__(self, inputs: int, outputs: int):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv2d(inputs, outputs, 3, padding=1, bias=False),
+                                  nn.MaxPool2d(2), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+        self.residual = nn.Sequential(*conv_bn_relu(outputs, outputs))
+
+    def forward(self, x):
+        x = self.down(x)
+        return x + self.residual(x)
+
+
+class FastNet(nn.Module):
+    def __init__(self, num_classes: int, channels: int = 3, widths=WIDTHS):
+        super().__init__()
+        stem, *stages = widths
+        layers = [nn.Sequential(*conv_bn_relu(channels, stem))]
+        for inputs, outputs in zip(widths, stages):
+            layers.append(Stage(inputs, outputs))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.classifier = nn.Linear(widths[-1], num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.features(x)).flatten(1)) * LOGIT_SCALE
+
+
+@register("FastNet", image_size=32, channels=0, mean=(0.5,), std=(0.5,),
+          cam_layer=f"features.{len(WIDTHS) - 1}", min_image_size=16, sizes_from_data=(16, 64),
+          aliases=("ResNet9S",),
+          defaults={"lr": 0.1, "batch_size": 128, "label_smoothing": 0.1})
+def fastnet(num_classes: int, channels: int = 3, pretrained: bool = False) -> nn.Module:
+    if pretrained:
+        raise BackboneError(
+            "FastNet has no pretrained weights: it is made to train from scratch in minutes on "
+            "small pictures. Call train() without pretrained=True, or pick a backbone with "
+            "ImageNet weights such as 'ResNet18' or 'MobileNet'.")
+    return FastNet(num_classes, channels)
