@@ -189,6 +189,16 @@ def test_the_page_can_speak_chinese(model):
     assert buttons == {"识别", "全部识别"}
 
 
+def test_making_the_page_writes_nothing_beside_easycls(model):
+    import easycls.app
+    from easycls.app import build_app
+
+    build_app(model._predictor)
+    folder = Path(easycls.app.__file__).parent  # read-only where easycls is installed for all
+    assert sorted(path.name for path in folder.iterdir() if path.name != "__pycache__") == [
+        "__init__.py", "page.py"]
+
+
 def test_wrong_settings_are_refused_before_anything_starts(model):
     from easycls.app import AppError
 
