@@ -20,8 +20,7 @@ those papers, set the budget: see docs/benchmarks.md for the measurements.
 """
 from torch import nn
 
-from ..errors import BackboneError
-from .registry import register
+from .registry import no_pretrained_weights, register
 
 WIDTHS = (16, 32, 64, 128)  # the stem, then each of the three stages
 LOGIT_SCALE = 0.125
@@ -67,8 +66,6 @@ class FastNet(nn.Module):
           defaults={"lr": 0.1, "batch_size": 128, "label_smoothing": 0.1})
 def fastnet(num_classes: int, channels: int = 3, pretrained: bool = False) -> nn.Module:
     if pretrained:
-        raise BackboneError(
-            "FastNet has no pretrained weights: it is made to train from scratch in minutes on "
-            "small pictures. Call train() without pretrained=True, or pick a backbone with "
-            "ImageNet weights such as 'ResNet18' or 'MobileNet'.")
+        raise no_pretrained_weights("FastNet", "it is made to train from scratch in minutes "
+                                               "on small pictures")
     return FastNet(num_classes, channels)

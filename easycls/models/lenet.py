@@ -5,8 +5,7 @@ train reliably in the few dozen steps a classroom data set gives.
 """
 from torch import nn
 
-from ..errors import BackboneError
-from .registry import register
+from .registry import no_pretrained_weights, register
 
 
 class LeNet(nn.Module):
@@ -40,8 +39,5 @@ class LeNet(nn.Module):
           defaults={"lr": 0.05, "batch_size": 64}, min_image_size=16)
 def lenet(num_classes: int, channels: int = 1, pretrained: bool = False) -> nn.Module:
     if pretrained:
-        raise BackboneError(
-            "LeNet has no pretrained weights: it is small enough to train from scratch in "
-            "seconds. Call train() without pretrained=True, or pick a backbone with ImageNet "
-            "weights such as 'ResNet18' or 'MobileNet'.")
+        raise no_pretrained_weights("LeNet", "it is small enough to train from scratch in seconds")
     return LeNet(num_classes, channels)

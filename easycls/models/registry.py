@@ -72,6 +72,13 @@ def register(name: str, *, image_size: int, channels: int, mean, std, cam_layer:
     return decorate
 
 
+def no_pretrained_weights(name: str, why: str) -> BackboneError:
+    """The error for pretrained=True on a backbone made to train from scratch."""
+    return BackboneError(
+        f"{name} has no pretrained weights: {why}. Call train() without pretrained=True, or "
+        f"pick a backbone with ImageNet weights such as 'ResNet18' or 'MobileNet'.")
+
+
 def list_models() -> List[str]:
     """The registered backbone names, in registration order."""
     return list(_REGISTRY)
