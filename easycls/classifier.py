@@ -326,14 +326,14 @@ class Classifier:
 
     def evaluate(self, split: Union[str, Path] = "test", checkpoint: Optional[Union[str, Path]] = None,
                  topk=None, batch_size: Optional[int] = None, out: Optional[Union[str, Path]] = None,
-                 lang: str = "en") -> dict:
+                 lang: Optional[str] = None) -> dict:
         """Accuracy, per-class precision / recall / F1 and the confusion matrix on labelled pictures.
 
         split: 'test' (the loaded data set's test split, else its val split), 'val',
         'train', or a folder (a data set, a split folder, or one sub-folder per class).
         checkpoint: evaluate that file instead of the model's weights (the model is not
-        changed). out='result.csv' or '.json' writes one row per picture. Prints a report
-        and returns it as a dict; pass it to easycls.plot_confusion_matrix or plot_gallery.
+        changed). out='result.csv' or '.json' writes one row per picture. lang: 'en' or 'zh'
+        (None: as easycls.set_language chose). Prints a report and returns it as a dict; pass it to easycls.plot_confusion_matrix or plot_gallery.
 
         Example:
             >>> model = cls.from_checkpoint('checkpoints/lenet_hand_gray.pth')
@@ -349,7 +349,7 @@ class Classifier:
             predictor = Predictor(model_from_checkpoint(state), state.meta, resolve_device(self.device))
         else:
             predictor = self._require_predictor()
-        check_lang(lang)
+        lang = check_lang(lang)
         if out is not None:
             check_output(out, "evaluate()")
         classes = predictor.classes
@@ -439,7 +439,7 @@ class Classifier:
         return str(path)
 
     def app(self, host: str = "127.0.0.1", port: Optional[int] = None, share: bool = False,
-            lang: str = "en", block: Optional[bool] = None):
+            lang: Optional[str] = None, block: Optional[bool] = None):
         """A web page to try the model: a picture (upload, drop, paste, webcam) or many,
         the top classes as bars, the annotated picture and the model's card.
 
@@ -454,8 +454,8 @@ class Classifier:
         """
         from .app import launch_app
 
-        check_lang(lang)
-        return launch_app(self._require_predictor(), host=host, port=port, share=share, lang=lang,
+        return launch_app(self._require_predictor(), host=host, port=port, share=share,
+                          lang=check_lang(lang),
                           block=block)
 
     def summary(self, image_size: Optional[int] = None) -> dict:
@@ -480,8 +480,9 @@ class Classifier:
         logger.info(format_summary(info))
         return shown(info)
 
-    def print_result(self, result=None, lang: str = "en") -> None:
-        """Print a table of the given results (default: the last ones).
+    def print_result(self, result=None, lang: Optional[str] = None) -> None:
+        """Print a table of the given results (default: the last ones), in 'en' or 'zh'
+        (None: as easycls.set_language chose).
 
         Returns nothing, so that a notebook cell shows the table only.
 

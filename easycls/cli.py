@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write annotated copies of the pictures into this folder")
     sub.add_argument("--recursive", action="store_true", help="also the pictures in sub-folders")
     sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", default="en", choices=("en", "zh"), help="table headers")
+    sub.add_argument("--lang", choices=("en", "zh"),
+                     help="table headers (default: EASYCLS_LANG, else en)")
 
     sub = command("eval", "measure a checkpoint on labelled pictures: accuracy, per-class "
                           "precision/recall/F1, confusion matrix")
@@ -134,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", help="write one row per picture to a .csv or .json file")
     sub.add_argument("--topk", type=_value, default=None, help="e.g. 1,5")
     sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", default="en", choices=("en", "zh"), help="report headers")
+    sub.add_argument("--lang", choices=("en", "zh"),
+                     help="report headers (default: EASYCLS_LANG, else en)")
 
     sub = command("export", "export a checkpoint to ONNX or TorchScript, labels included")
     sub.add_argument("checkpoint", help="a .pth file written by training")
@@ -155,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also make a public link through gradio's share servers (needs the "
                           "internet; anyone with the link can use the page)")
     sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", default="en", choices=("en", "zh"), help="the page's language")
+    sub.add_argument("--lang", choices=("en", "zh"),
+                     help="the page's language (default: EASYCLS_LANG, else en)")
 
     sub = command("info", "show what a checkpoint holds: backbone, classes, input, epochs, "
                           "accuracy, settings")

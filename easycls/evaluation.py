@@ -128,9 +128,9 @@ HEADERS = {
 }
 
 
-def format_report(report: dict, lang: str = "en") -> str:
+def format_report(report: dict, lang: Optional[str] = None) -> str:
     """A table like scikit-learn's classification_report, percentages with two decimals."""
-    check_lang(lang)
+    lang = check_lang(lang)
     words = HEADERS[lang]
     columns = ("precision", "recall", "f1_score")
     rows = [[name] + [f"{report[c][name]:.2f}%" for c in columns] + [str(report["support"][name])]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 from .errors import EasyclsError
+from .i18n import language
 
 HEADERS = {
     "en": ("image", "class", "score", "top-k"),
@@ -14,13 +15,18 @@ HEADERS = {
 }
 
 
-def check_lang(lang: str) -> None:
+def check_lang(lang: Optional[str]) -> str:
+    """The language to show: `lang`, or with None the one chosen with easycls.set_language
+    or EASYCLS_LANG."""
+    if lang is None:
+        return language()
     if lang not in HEADERS:
         raise EasyclsError(f"lang={lang!r} is not supported: use 'en' (English) or 'zh' (中文).")
+    return lang
 
 
-def format_results(results: Union[dict, List[dict]], lang: str = "en") -> str:
-    check_lang(lang)
+def format_results(results: Union[dict, List[dict]], lang: Optional[str] = None) -> str:
+    lang = check_lang(lang)
     rows = [results] if isinstance(results, dict) else results
     if not isinstance(rows, (list, tuple)) or not all(
             isinstance(r, dict) and ("pred_class" in r or "error" in r) for r in rows):

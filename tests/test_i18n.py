@@ -133,3 +133,11 @@ def test_an_unreadable_picture_is_explained_in_chinese(chinese, tmp_path):
 def test_an_unknown_backbone_is_explained_in_chinese(chinese):
     with pytest.raises(easycls.BackboneError, match="没有叫 'ResNet19' 的网络.*easycls 提供：LeNet, "):
         Classifier("ResNet19")
+
+
+def test_result_tables_and_reports_follow_the_chosen_language(chinese, loaded_model, capsys):
+    model = loaded_model
+    model.print_result(model.fast_inference(Path(__file__).parents[1] / "demo" / "rock.png"))
+    assert "置信度" in capsys.readouterr().out
+    model.print_result(lang="en")  # a lang= given still wins
+    assert "score" in capsys.readouterr().out
