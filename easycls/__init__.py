@@ -10,9 +10,9 @@ from .compat.mmedu import MMClassification
 from .data.doctor import DatasetReport, check_dataset
 from .engine.callbacks import Callback, TensorBoardLogger
 from .engine.log_json import read_log
-from .errors import (BackboneError, CheckpointError, DatasetError, EasyclsError, ExportError,
-                     ExportUnavailableError, ImageError, LabelCheckUnavailableError,
-                     PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
+from .errors import (AppError, AppUnavailableError, BackboneError, CheckpointError,
+                     DatasetError, EasyclsError, ExportError, ExportUnavailableError, ImageError,
+                     LabelCheckUnavailableError, PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
                      WeightsUnavailableError)
 from .export import onnx_predict
 from .i18n import set_language
@@ -27,4 +27,4 @@ __all__ = ["Classifier", "MMClassification", "Callback", "TensorBoardLogger", "c
            "plot_suspects", "LabelCheckUnavailableError", "EasyclsError", "BackboneError",
            "DatasetError", "CheckpointError", "ImageError", "TrainingError",
            "PathNotFoundError", "SettingError", "TrainingInterrupted",
-           "WeightsUnavailableError", "set_language"]
+           "WeightsUnavailableError", "AppError", "AppUnavailableError", "set_language"]

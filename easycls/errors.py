@@ -53,6 +53,14 @@ class LabelCheckUnavailableError(EasyclsError, ImportError):
     """cleanlab, which ranks the suspected label errors, is not installed."""
 
 
+class AppUnavailableError(EasyclsError, ImportError):
+    """gradio, which makes the web page, is not installed."""
+
+
+class AppError(EasyclsError, OSError):
+    """The web page cannot be served as asked (usually: the port is taken)."""
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped training after its progress was saved; the message says how to go on.
 

@@ -89,7 +89,7 @@ def test_import_easycls_does_not_import_gradio():
 
 
 def test_without_gradio_the_app_says_how_to_install_it(model, monkeypatch):
-    from easycls.app import AppUnavailableError
+    from easycls import AppUnavailableError
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` fails as if it were missing
     with pytest.raises(AppUnavailableError, match=r"needs the 'gradio' package, which is not "
@@ -200,7 +200,7 @@ def test_making_the_page_writes_nothing_beside_easycls(model):
 
 
 def test_wrong_settings_are_refused_before_anything_starts(model):
-    from easycls.app import AppError
+    from easycls import AppError
 
     with pytest.raises(EasyclsError, match="lang='fr' is not supported"):
         model.app(lang="fr", block=False)
@@ -210,7 +210,7 @@ def test_wrong_settings_are_refused_before_anything_starts(model):
 
 
 def test_a_taken_port_is_explained(model):
-    from easycls.app import AppError
+    from easycls import AppError
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -10,19 +10,11 @@ import os
 import sys
 from typing import Optional
 
-from ..errors import EasyclsError
+from ..errors import AppError, AppUnavailableError
 from ..inference import Predictor
 from ..log import in_notebook, logger
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-class AppUnavailableError(EasyclsError, ImportError):
-    """gradio, which makes the web page, is not installed."""
-
-
-class AppError(EasyclsError, OSError):
-    """The web page cannot be served as asked (usually: the port is taken)."""
 
 
 def _gradio():
