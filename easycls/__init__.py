@@ -12,8 +12,8 @@ from .engine.callbacks import Callback, TensorBoardLogger
 from .engine.log_json import read_log
 from .errors import (AppError, AppUnavailableError, BackboneError, CheckpointError,
                      DatasetError, EasyclsError, ExportError, ExportUnavailableError, ImageError,
-                     LabelCheckUnavailableError, PathNotFoundError, SettingError, TrainingError, TrainingInterrupted,
-                     WeightsUnavailableError)
+                     LabelCheckUnavailableError, PathNotFoundError, SettingError, TrainingError,
+                     TrainingInterrupted, WeightsUnavailableError)
 from .export import onnx_predict
 from .i18n import set_language
 from .labels import find_label_issues
