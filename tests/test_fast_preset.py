@@ -49,13 +49,6 @@ def test_fastnet_has_no_pretrained_weights_and_says_what_to_do():
         create_model("FastNet", 3, 1, pretrained=True)
 
 
-def test_fastnet_learns_the_hand_gestures_in_a_few_epochs(hand_data, tmp_path):
-    model = Classifier("FastNet")
-    model.load_dataset(hand_data)
-    history = model.train(epochs=4, save_fold=tmp_path, verbose=False)
-    assert max(line["accuracy_top-1"] for line in history if line["mode"] == "val") >= 80.0
-
-
 @pytest.mark.parametrize("train_size, epochs", [(60, 100), (180, 56), (1000, 10), (60000, 10)])
 def test_unset_epochs_follow_the_data_size_within_10_to_100(train_size, epochs):
     recipe = recipe_for("LeNet", train_size=train_size)
