@@ -21,7 +21,7 @@ def test_backbone_names_ignore_case_and_punctuation(typed, name):
 
 
 def test_unknown_backbone_lists_what_is_offered():
-    with pytest.raises(BackboneError, match=r"Unknown backbone 'VGG99'. easycls offers: LeNet, MobileNet"):
+    with pytest.raises(BackboneError, match=r"Unknown backbone 'VGG99'. easycls offers: LeNet, FastNet, MobileNet"):
         Classifier("VGG99")
 
 

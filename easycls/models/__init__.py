@@ -1,7 +1,7 @@
 """Backbones: `create_model(name, num_classes, channels)`, `list_models()`, `get_spec(name)`."""
 from torch import nn
 
-from . import lenet, torchvision_presets, fastnet  # noqa: F401  (registered on import, in this order)
+from . import lenet, fastnet, torchvision_presets  # noqa: F401  (registered on import, in this order)
 from .heads import find_head, replace_head
 from .registry import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, get_spec, list_models
 
