@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "(latest.pth, best_accuracy_top-1.pth) into --save-fold.")
     sub.add_argument("data", help="the data set folder")
     sub.add_argument("--backbone", default="LeNet", help="see 'easycls models' (default: LeNet)")
-    sub.add_argument("--epochs", type=int, default=None, help="passes over the training images "
-                                                                "(default: 10)")
+    sub.add_argument("--epochs", type=int, default=None,
+                     help="passes over the training images (default: chosen from the data "
+                          "size, 10 to 100)")
     sub.add_argument("--save-fold", default="checkpoints/cls_model",
                      help="folder for log.json and checkpoints (default: checkpoints/cls_model)")
     sub.add_argument("--num-classes", type=int, default=None,
