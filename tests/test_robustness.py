@@ -73,9 +73,9 @@ def test_random_arrays_give_an_image_error_or_a_valid_result(loaded_model, shape
 
 
 def test_nan_loss_stops_training_and_keeps_the_best_checkpoint(hand_data, tmp_path):
-    class Diverge(Callback):  # the weights turn NaN in epoch 2
-        def on_step_end(self, run, step):
-            if run.epoch == 2 and step == 2:
+    class Diverge(Callback):  # the weights turn NaN in epoch 3, after the early epochs
+        def on_step_end(self, run, step):  # in which a divergence backs off instead
+            if run.epoch == 3 and step == 2:
                 with torch.no_grad():
                     for parameter in run.model.parameters():
                         parameter.fill_(float("nan"))
@@ -83,10 +83,10 @@ def test_nan_loss_stops_training_and_keeps_the_best_checkpoint(hand_data, tmp_pa
     model = Classifier("LeNet")
     model.load_dataset(hand_data, check=None)
     with pytest.raises(TrainingError, match=r"loss became nan .* Try a smaller learning rate"):
-        model.train(epochs=3, save_fold=tmp_path, verbose=False, callbacks=[Diverge()])
+        model.train(epochs=4, save_fold=tmp_path, verbose=False, callbacks=[Diverge()])
     best = torch.load(tmp_path / "best_accuracy_top-1.pth", weights_only=True)
     latest = torch.load(tmp_path / "latest.pth", weights_only=True)
-    assert best["meta"]["epoch"] == latest["meta"]["epoch"] == 1
+    assert latest["meta"]["epoch"] == 2 and best["meta"]["epoch"] in (1, 2)
     assert all(torch.isfinite(v).all() for v in latest["state_dict"].values() if v.is_floating_point())
 
 
