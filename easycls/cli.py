@@ -63,6 +63,12 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                                help=f"{option.help} (default: {shown})")
 
 
+def _add_device_and_lang(parser: argparse.ArgumentParser, lang_shows: str) -> None:
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
+    parser.add_argument("--lang", choices=("en", "zh"),
+                        help=f"{lang_shows} (default: EASYCLS_LANG, else en)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .version import __version__
 
@@ -124,9 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--save-fold", default=None,
                      help="write annotated copies of the pictures into this folder")
     sub.add_argument("--recursive", action="store_true", help="also the pictures in sub-folders")
-    sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", choices=("en", "zh"),
-                     help="table headers (default: EASYCLS_LANG, else en)")
+    _add_device_and_lang(sub, "table headers")
 
     sub = command("eval", "measure a checkpoint on labelled pictures: accuracy, per-class "
                           "precision/recall/F1, confusion matrix")
@@ -135,9 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "or a folder with one sub-folder per class")
     sub.add_argument("--out", help="write one row per picture to a .csv or .json file")
     sub.add_argument("--topk", type=_value, default=None, help="e.g. 1,5")
-    sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", choices=("en", "zh"),
-                     help="report headers (default: EASYCLS_LANG, else en)")
+    _add_device_and_lang(sub, "report headers")
 
     sub = command("export", "export a checkpoint to ONNX or TorchScript, labels included")
     sub.add_argument("checkpoint", help="a .pth file written by training")
@@ -157,9 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--share", action="store_true",
                      help="also make a public link through gradio's share servers (needs the "
                           "internet; anyone with the link can use the page)")
-    sub.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ...")
-    sub.add_argument("--lang", choices=("en", "zh"),
-                     help="the page's language (default: EASYCLS_LANG, else en)")
+    _add_device_and_lang(sub, "the page's language")
 
     sub = command("info", "show what a checkpoint holds: backbone, classes, input, epochs, "
                           "accuracy, settings")
