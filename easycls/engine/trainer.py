@@ -315,12 +315,15 @@ class Trainer:
             norm.train()
         seen = 0
         try:
-            for batch in self.data.train.iterate(None):
+            batches = self.data.train
+            for (start, stop), batch in zip(batches.slices(), batches.iterate(None)):
                 inputs = self.accel.prepare_input(self.normalize(batch.images.to(self.device)))
                 with self.accel.autocast():
                     network(inputs)
-                seen += len(batch.labels)
-                if seen * self.world.size >= PRECISE_BN_IMAGES:
+                # The whole batch counts, so that every process stops at the same one: each
+                # forward pass sums BatchNorm's statistics over all of them.
+                seen += stop - start
+                if seen >= PRECISE_BN_IMAGES:
                     break
         finally:
             for norm, momentum in zip(norms, momenta):
