@@ -11,6 +11,7 @@ gradient of the whole batch's mean loss. Only the order in which floats are adde
 so weights agree to 1e-4, logged losses to 1e-4 and every validation picture gets the same
 class (the same accuracy, exactly).
 """
+import datetime
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ from easycls.data.folder import read_dataset
 from easycls.engine.distributed import (CpuSyncBatchNorm, World, check_batch_size,
                                         plain_batch_norm, wrap_model)
 from easycls.engine.evaluator import Predictions, gather_predictions
+from easycls.engine import rendezvous
 from easycls.errors import TrainingError
 
 from conftest import spec
@@ -186,12 +188,58 @@ def test_a_global_batch_too_small_for_the_processes_is_refused_with_the_smallest
     check_batch_size(8, World(rank=0, size=4))
 
 
+# ------------------------------------------------------------------ a restarted group's store
+
+def _start_group(store, size, delays=()):
+    """Each rank's group number, with rank r starting after delays[r] seconds."""
+    numbers = {}
+
+    def rank(r):
+        threading.Event().wait(delays[r] if r < len(delays) else 0)
+        numbers[r] = rendezvous._group_number(store, r, size, datetime.timedelta(seconds=20))
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [numbers[r] for r in range(size)]
+
+
+def test_a_restarted_group_never_reads_what_the_killed_attempt_left_in_the_store():
+    store = dist.HashStore()  # torchrun keeps one store for all attempts of a launch
+    assert _start_group(store, 3) == [1, 1, 1]
+    # the second attempt's rank 0 comes first and finds the first attempt's words
+    assert _start_group(store, 3, delays=(0, 0.3, 0.5)) == [2, 2, 2]
+    assert _start_group(store, 3, delays=(0.4, 0, 0)) == [3, 3, 3]
+
+
+def test_only_a_group_started_by_an_earlier_attempt_of_the_launch_counts_as_a_restart(monkeypatch):
+    store, timeout = dist.HashStore(), datetime.timedelta(seconds=5)
+    monkeypatch.setattr(rendezvous, "_groups_started_here", 0)
+    first = [rendezvous.fresh_store(store, 0, 1, timeout)[1] for _ in range(2)]
+    assert first == [False, False]  # one script training twice is no restart
+    monkeypatch.setattr(rendezvous, "_groups_started_here", 0)  # torchrun starts it anew
+    assert rendezvous.fresh_store(store, 0, 1, timeout)[1] is True
+
+
+def test_a_process_that_never_joins_the_group_is_named_with_what_to_check():
+    with pytest.raises(TrainingError, match=r"1 of the 2 processes \(rank 1\) did not join the "
+                                            r"group within 0.2 s\. Check that every computer"):
+        rendezvous._group_number(dist.HashStore(), 0, 2, datetime.timedelta(seconds=0.2))
+
+
 # ------------------------------------------------------------------ torchrun, end to end
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _two_computers(endpoint):
+    return ["--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d",
+            f"--rdzv-endpoint={endpoint}", "--rdzv-id=easycls-test"]
 
 
 def _torchrun(launch, data, save_fold, out, *extra, cwd):
@@ -275,35 +323,25 @@ def test_two_processes_under_torchrun_train_as_one_would_write_one_log_and_resum
 def test_two_computers_meeting_at_a_rendezvous_endpoint_train_as_one_would(hand_data, tmp_path,
                                                                            one_process):
     endpoint = f"127.0.0.1:{_free_port()}"
-    nodes = [_torchrun(["--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d",
-                        f"--rdzv-endpoint={endpoint}", "--rdzv-id=easycls-test"],
-                       hand_data, "run", tmp_path / "out", "--cache", "False", cwd=tmp_path)
+    nodes = [_torchrun(_two_computers(endpoint), hand_data, "run", tmp_path / "out",
+                       "--cache", "False", cwd=tmp_path)
              for _ in range(2)]
     outputs = [_finish(node) for node in nodes]
     assert sum(out.count("Training on 2 processes") for out in outputs) == 1
     _assert_same_run(tmp_path / "run", tmp_path / "out", one_process)
 
 
-@pytest.mark.skip(reason="flaky: torchrun's restarted group sometimes fails in gloo's connectFullMesh "
-                         "('Connection refused' to a peer of the killed attempt) or hangs; issue #11 "
-                         "stays open until the restart is reliable")
+@pytest.mark.parametrize("computers", [1, 2])
 def test_a_killed_process_is_restarted_by_torchrun_and_the_run_ends_as_if_uninterrupted(
-        hand_data, tmp_path, one_process):
-    def killed_and_restarted(attempt):
-        folder = tmp_path / f"attempt{attempt}"
-        folder.mkdir()
-        return folder, _torchrun(["--standalone", "--nproc_per_node=2", "--max-restarts=1"],
-                                 hand_data, "run", folder / "out", "--kill-rank", "1",
-                                 "--kill-epoch", "2", cwd=folder)
-
-    # torchrun's restarted group has been seen to hang in its rendezvous on a loaded 2-core
-    # machine (once in five runs, before easycls code ran): one more try, not a 30-minute wait.
-    folder, launched = killed_and_restarted(1)
-    try:
-        output = _finish(launched, timeout=120)
-    except pytest.fail.Exception:
-        folder, launched = killed_and_restarted(2)
-        output = _finish(launched, timeout=120)
-    assert "torchrun restarted the processes after a failure (restart 1): continuing from " \
-           "'run/latest.pth' after epoch 1." in output
-    _assert_same_run(folder / "run", folder / "out", one_process)
+        hand_data, tmp_path, one_process, computers):
+    # On two computers only the second one's process dies: the first one's torchrun restarts
+    # its healthy process without counting a restart, and the run must still continue.
+    launch = (["--standalone", "--nproc_per_node=2"] if computers == 1
+              else _two_computers(f"127.0.0.1:{_free_port()}"))
+    launched = [_torchrun([*launch, "--max-restarts=1"], hand_data, "run", tmp_path / "out",
+                          "--kill-rank", "1", "--kill-epoch", "2", cwd=tmp_path)
+                for _ in range(computers)]
+    output = "".join(_finish(process, timeout=120) for process in launched)
+    assert output.count("torchrun restarted the processes after a failure: continuing from "
+                        "'run/latest.pth' after epoch 1.") == 1
+    _assert_same_run(tmp_path / "run", tmp_path / "out", one_process)

@@ -18,6 +18,7 @@ process here:
 Only rank 0 writes and prints (process.py).
 """
 import contextlib
+import dataclasses
 import datetime
 import inspect
 import os
@@ -30,6 +31,7 @@ from torch import nn
 
 from ..errors import TrainingError
 from ..log import logger
+from .rendezvous import fresh_store
 
 TIMEOUT = datetime.timedelta(minutes=30)  # a rank stuck longer than this fails the group
 
@@ -48,7 +50,7 @@ class World:
     local_rank: int = 0  # on this computer
     local_size: int = 1
     node: int = 0  # which computer (torchrun's GROUP_RANK)
-    restart: int = 0  # how often torchrun restarted the group after a failure
+    restarted: bool = False  # torchrun restarted the group after a failure
     launch: Optional[str] = None  # identifies the torchrun that started this process
 
     @property
@@ -63,7 +65,7 @@ class World:
         local_size = _env_int("LOCAL_WORLD_SIZE", size)
         return cls(rank=_env_int("RANK", 0), size=size, local_rank=_env_int("LOCAL_RANK", 0),
                    local_size=local_size, node=_env_int("GROUP_RANK", 0),
-                   restart=_env_int("TORCHELASTIC_RESTART_COUNT", 0), launch=_launcher_identity())
+                   restarted=_env_int("TORCHELASTIC_RESTART_COUNT", 0) > 0, launch=_launcher_identity())
 
     # ------------------------------------------------------------ talking to the others
 
@@ -132,7 +134,11 @@ def process_group(device: torch.device, distributed: Optional[bool]) -> Iterator
     started = not dist.is_initialized()
     if started:
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        store, _, _ = next(dist.rendezvous("env://", timeout=TIMEOUT))
+        store, restarted = fresh_store(store, world.rank, world.size, TIMEOUT)
+        dist.init_process_group(backend, store=store, rank=world.rank, world_size=world.size,
+                                timeout=TIMEOUT)
+        world = dataclasses.replace(world, restarted=world.restarted or restarted)
     logger.info(f"Training on {world.size} processes ({dist.get_backend()}): batch_size is the "
                 f"batch of all of them together.")
     try:

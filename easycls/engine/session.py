@@ -50,9 +50,8 @@ def train_session(spec: ModelSpec, dataset: FolderDataset, given: Dict[str, Any]
             return _resumed(spec, dataset, given, folder, device, world)
         restarted = _restart_of_this_launch(folder, world)
         if restarted is not None:
-            logger.warning(f"torchrun restarted the processes after a failure (restart "
-                           f"{world.restart}): continuing from '{restarted.path}' after epoch "
-                           f"{restarted.meta.epoch}.")
+            logger.warning(f"torchrun restarted the processes after a failure: continuing from "
+                           f"'{restarted.path}' after epoch {restarted.meta.epoch}.")
             return _resumed(spec, dataset, given, folder, device, world, restarted)
         start = loaded
         if "checkpoint" in given:
@@ -66,13 +65,14 @@ def train_session(spec: ModelSpec, dataset: FolderDataset, given: Dict[str, Any]
 
 def _restart_of_this_launch(folder: Path, world: World) -> Optional[Checkpoint]:
     """latest.pth, when torchrun restarted this launch's processes after it was saved (an
-    earlier launch's run in the same folder is not continued unasked)."""
-    if world.restart == 0 or world.launch is None:
+    earlier launch's run in the same folder is not continued unasked). Rank 0 decides for
+    all: a computer whose own processes did not fail may not know it was a restart."""
+    if not world.distributed:
         return None
 
     def saved_by_this_launch():
         path = folder / "latest.pth"
-        if not path.is_file():
+        if not world.restarted or world.launch is None or not path.is_file():
             return None
         state = read_checkpoint(path)
         return state if (state.training or {}).get("launch") == world.launch else None
