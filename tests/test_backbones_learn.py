@@ -23,12 +23,13 @@ def best_top1(history):
 
 
 @pytest.mark.parametrize("backbone", ["LeNet", "FastNet"])
-def test_small_picture_backbones_beat_chance_clearly_in_a_few_epochs(backbone, small_gestures,
+def test_small_picture_backbones_beat_chance_clearly_in_ten_epochs(backbone, small_gestures,
                                                                      tmp_path):
     model = Classifier(backbone)
     model.load_dataset(small_gestures)
-    history = model.train(epochs=5, save_fold=tmp_path, verbose=False)
-    assert best_top1(history) >= 60.0  # chance is 33.3% for three gestures
+    # 10 epochs are 10 steps for FastNet, whose batch of 128 takes the 60 pictures at once
+    history = model.train(epochs=10, save_fold=tmp_path, verbose=False)
+    assert best_top1(history) >= 70.0  # chance is 33.3% for three gestures
 
 
 def guard_for(model, lr=0.1, from_the_start=True):

@@ -1,5 +1,7 @@
 """FastNet, the small-picture preset: in sota(), its recipe and input size chosen from the data,
 and a default number of epochs chosen from the data size."""
+import json
+
 import pytest
 import torch
 
@@ -18,18 +20,18 @@ def test_fastnet_is_offered_and_lenet_stays_the_first_backbone():
     assert Classifier("resnet9s").backbone == "FastNet"
 
 
-@pytest.mark.parametrize("side, size", [(28, 28), (8, 16), (500, 64)])
+@pytest.mark.parametrize("side, size", [(28, 32), (8, 32), (40, 40), (500, 64)])
 def test_fastnet_takes_the_pictures_median_side_within_its_bounds(side, size):
     recipe = recipe_for("FastNet", side=side)
     assert recipe.image_size == size
-    assert f"median side of your images is {side} px; FastNet takes 16 to 64" in recipe.reasons["image_size"]
+    assert f"median side of your images is {side} px; FastNet takes 32 to 64" in recipe.reasons["image_size"]
 
 
 def test_fastnet_recipe_is_printed_as_its_own_defaults():
     printed = recipe_for("FastNet", train_size=10000).describe()
     assert "label_smoothing = 0.1  (FastNet default)" in printed
     assert "batch_size      = 128  (FastNet default)" in printed
-    assert "image_size      = 28  (the median side of your images is 28 px" in printed
+    assert "image_size      = 32  (the median side of your images is 28 px" in printed
 
 
 def test_lenet_keeps_its_classroom_input_size_and_recipe():
@@ -60,3 +62,29 @@ def test_unset_epochs_follow_the_data_size_within_10_to_100(train_size, epochs):
 def test_given_epochs_are_kept_as_given():
     recipe = recipe_for("LeNet", train_size=180, given={"epochs": 3})
     assert recipe.epochs == 3 and "epochs" not in recipe.reasons
+
+
+def test_fastnet_trains_in_channels_last_on_a_cpu_and_saves_weights_any_network_loads(tmp_path):
+    from easycls.data.synthetic import make_hand_gestures
+    from easycls.engine.checkpoint import read_checkpoint
+
+    data = make_hand_gestures(tmp_path / "data", train_per_class=8, val_per_class=4,
+                              test_per_class=0, size=32, seed=1)
+    model = Classifier("FastNet")
+    model.load_dataset(data)
+    model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
+    header = json.loads((tmp_path / "run" / "log.json").read_text().splitlines()[0])
+    assert header["precision"] == "cpu: float32, channels_last"
+    plain = create_model("FastNet", 3, 1).eval()
+    plain.load_state_dict(read_checkpoint(tmp_path / "run" / "latest.pth").state_dict)
+    pictures = torch.rand(4, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(plain(pictures), model.net.eval()(pictures), atol=1e-5)
+
+
+def test_lenet_stays_in_the_usual_memory_format_on_a_cpu(tmp_path, hand_data):
+    model = Classifier("LeNet")
+    model.load_dataset(hand_data)
+    model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
+    header = json.loads((tmp_path / "run" / "log.json").read_text().splitlines()[0])
+    assert header["precision"] == "cpu: float32"

@@ -284,7 +284,8 @@ def test_mixed_precision_and_channels_last_path_trains(hand_data, tmp_path, monk
     from easycls.engine import accel, trainer
 
     monkeypatch.setattr(trainer.Acceleration, "for_device",
-                        classmethod(lambda cls, device, enabled=True: accel.Acceleration(
+                        classmethod(lambda cls, device, enabled=True, channels_last_on_cpu=False:
+                                    accel.Acceleration(
                             device, torch.bfloat16, channels_last=True)))
     model = Classifier("LeNet")
     model.load_dataset(hand_data, check=None)

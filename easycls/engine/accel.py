@@ -1,4 +1,5 @@
-"""GPU speed-ups (mixed precision, channels_last, cuDNN autotune); all off on a CPU."""
+"""GPU speed-ups (mixed precision, channels_last, cuDNN autotune); on a CPU only channels_last,
+for the backbones it makes faster there."""
 import contextlib
 from dataclasses import dataclass
 from typing import Optional
@@ -15,7 +16,10 @@ class Acceleration:
     scaler: Optional[object] = None  # a GradScaler, for fp16 only
 
     @classmethod
-    def for_device(cls, device: torch.device, enabled: bool = True) -> "Acceleration":
+    def for_device(cls, device: torch.device, enabled: bool = True,
+                   channels_last_on_cpu: bool = False) -> "Acceleration":
+        if device.type == "cpu":
+            return cls(device, channels_last=channels_last_on_cpu and enabled)
         if device.type != "cuda" or not enabled:
             return cls(device)
         torch.backends.cudnn.benchmark = True
@@ -58,7 +62,7 @@ class Acceleration:
 
     def describe(self) -> str:
         if self.amp_dtype is None:
-            return f"{self.device.type}: float32"
+            return f"{self.device.type}: float32" + (", channels_last" if self.channels_last else "")
         return f"{self.device}: {str(self.amp_dtype).replace('torch.', '')} mixed precision, channels_last, cudnn.benchmark"
 
 

@@ -15,10 +15,11 @@ from ..data.folder import FolderDataset
 from ..data.images import survey_images
 from ..errors import CheckpointError, TrainingError, TrainingInterrupted
 from ..log import live_bar_class, logger
-from ..models import ModelSpec, create_model, find_head
+from ..models import ModelSpec, create_model, find_head, get_spec
 from ..process import is_main_process
 from .callbacks import (CheckpointSaver, EarlyStopping, EpochSummary, LogJsonWriter,
                         ProgressBar, TensorBoardLogger)
+from .accel import Acceleration
 from .checkpoint import (Checkpoint, CheckpointMeta, check_backbone, load_matching_weights,
                          model_from_checkpoint, read_checkpoint)
 from .distributed import World, check_batch_size, plain_batch_norm, process_group
@@ -192,7 +193,9 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, world
     if extras["patience"] is not None:
         callbacks.append(EarlyStopping(extras["patience"]))
     callbacks += extras["callbacks"] or []
-    return Trainer(model, data, recipe, device, generator, callbacks, world)
+    accel = Acceleration.for_device(
+        device, channels_last_on_cpu=get_spec(recipe.backbone).channels_last_on_cpu)
+    return Trainer(model, data, recipe, device, generator, callbacks, world, accel)
 
 
 def _fit(trainer: Trainer, folder: Path) -> TrainingOutcome:

@@ -9,8 +9,10 @@ your ResNet", 2018) and Keller Jordan's airbench:
 - three stages, each one convolution that widens, a 2x2 max-pool, then batch
   norm and ReLU (pooling before the norm, as airbench does, normalises a quarter
   of the values for the same result), followed by a residual convolution;
-- global max-pooling before the classifier: on small pictures the evidence for a
-  class sits in a few places, which an average would dilute;
+- global max- and average-pooling side by side before the classifier (fastai's
+  concat pooling): the maximum says whether a part was seen anywhere, the average
+  how much of the picture it covers, which tells a flat hand seen edge-on from a
+  fist where the maximum alone did not (rps28, docs/benchmarks.md);
 - class scores scaled by 1/8 (Page's ResNet-9 does the same): max-pooled features
   are large, and unscaled scores made the first steps at the preset's high learning
   rate overshoot (a loss of 4.4 on 3 classes in the first epoch of rps28).
@@ -18,6 +20,7 @@ your ResNet", 2018) and Keller Jordan's airbench:
 Widths stay small (16 to 128 channels) because two CPU cores, not the GPU of
 those papers, set the budget: see docs/benchmarks.md for the measurements.
 """
+import torch
 from torch import nn
 
 from .registry import no_pretrained_weights, register
@@ -53,16 +56,17 @@ class FastNet(nn.Module):
         for inputs, outputs in zip(widths, stages):
             layers.append(Stage(inputs, outputs))
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveMaxPool2d(1)
-        self.classifier = nn.Linear(widths[-1], num_classes)
+        self.classifier = nn.Linear(2 * widths[-1], num_classes)
 
     def forward(self, x):
-        return self.classifier(self.pool(self.features(x)).flatten(1)) * LOGIT_SCALE
+        x = self.features(x)
+        pooled = torch.cat([x.amax(dim=(2, 3)), x.mean(dim=(2, 3))], dim=1)
+        return self.classifier(pooled) * LOGIT_SCALE
 
 
 @register("FastNet", image_size=32, channels=0, mean=(0.5,), std=(0.5,),
-          cam_layer=f"features.{len(WIDTHS) - 1}", min_image_size=16, sizes_from_data=(16, 64),
-          aliases=("ResNet9S",),
+          cam_layer=f"features.{len(WIDTHS) - 1}", min_image_size=16, sizes_from_data=(32, 64),
+          aliases=("ResNet9S",), channels_last_on_cpu=True,
           defaults={"lr": 0.1, "batch_size": 128, "label_smoothing": 0.1})
 def fastnet(num_classes: int, channels: int = 3, pretrained: bool = False) -> nn.Module:
     if pretrained:

@@ -34,6 +34,9 @@ class ModelSpec:
     # (smallest, largest): the default input side is the data's median picture side, kept
     # within these bounds, for networks built for small pictures; None: always image_size.
     sizes_from_data: Optional[Tuple[int, int]] = None
+    # Train in channels_last memory on a CPU too: only where it measured faster there
+    # (docs/benchmarks.md); GPUs always use it.
+    channels_last_on_cpu: bool = False
 
     def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """Normalisation mean/std for the given channel count."""
@@ -57,13 +60,14 @@ def _key(name: str) -> str:
 
 def register(name: str, *, image_size: int, channels: int, mean, std, cam_layer: str,
              defaults=None, aliases=(), pretrained_available: bool = False,
-             min_image_size: int = 32, sizes_from_data: Optional[Tuple[int, int]] = None):
+             min_image_size: int = 32, sizes_from_data: Optional[Tuple[int, int]] = None,
+             channels_last_on_cpu: bool = False):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
         spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std),
                          dict(defaults or {}), tuple(aliases), pretrained_available,
-                         min_image_size, cam_layer, sizes_from_data)
+                         min_image_size, cam_layer, sizes_from_data, channels_last_on_cpu)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name
