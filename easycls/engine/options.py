@@ -371,6 +371,12 @@ def _choose_topk(context):
 
 
 AUGMENTS = (False, "shift", "shift+flip")
+# What a dict may set, with its default (None: flip is decided like an unset augment).
+AUGMENT_SETTINGS = {"flip": None, "shift": 0.0625, "scale": 0.0, "rotate": 0.0}
+AUGMENT_LIMITS = {"shift": (0.5, "a fraction of the side from 0 to 0.5"),
+                  "scale": (0.5, "a number from 0 to 0.5 (0.1: zoom by 0.9 to 1.1)"),
+                  "rotate": (180, "a number of degrees from 0 to 180 (10: turn by -10 to 10)")}
+AUGMENT_EXAMPLE = "augment={'flip': False, 'rotate': 10, 'scale': 0.1}"
 # Class names that a mirror changes the meaning of: digits, letters, number words, sides.
 MIRROR_SENSITIVE_WORDS = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
                           "nine", "ten", "left", "right", "digit", "letter", "number", "arrow"}
@@ -381,9 +387,86 @@ def _augment(name, value, context):
         return "shift+flip"
     if value in AUGMENTS or (isinstance(value, str) and value.lower() in AUGMENTS):
         return value.lower() if isinstance(value, str) else value
+    pairs = _augment_pairs(value)
+    if pairs is not None:
+        return _augment_dict(name, pairs, context)
     raise _invalid(name, value, "'shift' (random shifts), 'shift+flip' (shifts and left-right "
-                                "mirrors), True (the same as 'shift+flip') or False (none); leave "
-                                "it unset to let easycls decide from the class names")
+                                "mirrors), True (the same as 'shift+flip'), False (none) or a "
+                                "dict of flip, shift, scale and rotate, e.g. " + AUGMENT_EXAMPLE
+                                + "; leave it unset to let easycls decide from the class names")
+
+
+def _augment_pairs(value) -> Optional[dict]:
+    """A dict, or the command line's 'rotate=10,scale=0.1' (one text or a list of them)."""
+    if isinstance(value, dict):
+        return value
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    if texts and all(isinstance(text, str) and "=" in text for text in texts):
+        return {key.strip(): _typed(text) for key, text in (text.split("=", 1) for text in texts)}
+    return None
+
+
+def _typed(text: str):
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "false", "no"):
+        return lowered in ("true", "yes")
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+def _augment_dict(name, given: dict, context) -> dict:
+    """Every setting of a dict augment, checked, the missing ones at their defaults."""
+    def wrong(problem: str) -> TrainingError:
+        return TrainingError(f"{name}={given!r} is not valid: {problem}. A dict may set flip "
+                             f"(True or False), shift (0 to 0.5 of the side, default 0.0625), "
+                             f"scale (0 to 0.5) and rotate (0 to 180 degrees), e.g. "
+                             f"{AUGMENT_EXAMPLE}.")
+    for key in given:
+        if key not in AUGMENT_SETTINGS:
+            close = difflib.get_close_matches(str(key), list(AUGMENT_SETTINGS), n=1)
+            raise wrong(f"it has no setting {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    settings, why = {}, None
+    for key, default in AUGMENT_SETTINGS.items():
+        value = given.get(key, default)
+        if key == "flip":
+            if value is None:
+                value, why = _mirror_decision(context)
+            elif not isinstance(value, bool):
+                raise wrong(f"flip={value!r} must be True or False")
+        else:
+            high, expected = AUGMENT_LIMITS[key]
+            if not _is_number(value) or not 0 <= value <= high:
+                raise wrong(f"{key}={value!r} must be {expected}")
+            value = float(value)
+        settings[key] = value
+    words = _augment_words(settings) + (f": {why}" if why else "")
+    context.reasons[name] = "; ".join(filter(None, [context.reasons.get(name), words]))
+    return settings
+
+
+def _augment_words(settings: dict) -> str:
+    """What a dict augment does, in words."""
+    parts = [tr("shifts up to {share:.0%} of the side", share=settings["shift"])
+             if settings["shift"] else tr("no shifts")]
+    if settings["scale"]:
+        parts.append(tr("zoom by {low:g} to {high:g}", low=round(1 - settings["scale"], 4),
+                        high=round(1 + settings["scale"], 4)))
+    if settings["rotate"]:
+        parts.append(tr("turns of up to {degrees:g} degrees either way",
+                        degrees=settings["rotate"]))
+    parts.append(tr("left-right mirrors") if settings["flip"] else tr("no mirrors"))
+    return ", ".join(parts)
+
+
+def augment_settings(value) -> Optional[dict]:
+    """A checked augment as BatchAugment's flip, shift, scale and rotate (None: no augmentation)."""
+    if not value:
+        return None
+    if isinstance(value, dict):
+        return dict(value)
+    return dict(AUGMENT_SETTINGS, flip=value == "shift+flip")
 
 
 def mirror_sensitive(names) -> bool:
@@ -395,15 +478,33 @@ def mirror_sensitive(names) -> bool:
     return bool(names) and sum(map(sensitive, names)) * 2 >= len(names)
 
 
+def _shown_classes(context) -> str:
+    return ", ".join(list(context.class_names)[:4]) + (", ..." if len(context.class_names) > 4 else "")
+
+
+def _mirror_decision(context) -> Tuple[bool, str]:
+    """Whether an augment dict without flip mirrors, and why: as an unset augment would."""
+    augment = context.base("augment")
+    if isinstance(augment, dict) and "flip" in augment:  # a backbone's own choice
+        return augment["flip"] is True, tr("the {backbone} default", backbone=context.spec.name)
+    if augment is not True and not isinstance(augment, dict):
+        return str(augment).lower() == "shift+flip", tr("the {backbone} default",
+                                                        backbone=context.spec.name)
+    if mirror_sensitive(context.class_names):
+        return False, tr("the class names ({names}) look like digits, letters or sides, which a "
+                         "mirror changes; 'flip': True mirrors anyway",
+                         names=_shown_classes(context))
+    return True, tr("the class names do not look like digits, letters or sides")
+
+
 def _choose_augment(context):
     augment = context.base("augment")
     if augment is not True:  # a backbone's own choice, taken as it is
         return _augment("augment", augment, context), None
     if mirror_sensitive(context.class_names):
-        shown = ", ".join(list(context.class_names)[:4]) + (", ..." if len(context.class_names) > 4 else "")
         return "shift", tr("random shifts, no left-right mirror: the class names ({names}) look "
                            "like digits, letters or sides, which a mirror changes; "
-                           "augment='shift+flip' mirrors anyway", names=shown)
+                           "augment='shift+flip' mirrors anyway", names=_shown_classes(context))
     return "shift+flip", tr("random shift and horizontal flip of training images")
 
 
@@ -434,8 +535,10 @@ OPTIONS: List[Option] = [
     Option("image_size", None, "side in pixels the pictures are resized to", _image_size,
            _choose_image_size),
     Option("channels", None, "1 (grayscale) or 3 (RGB)", _channels, _choose_channels),
-    Option("augment", None, "'shift', 'shift+flip' or False (default: mirrors unless the "
-           "class names are digits, letters or sides)", _augment, _choose_augment, base=True),
+    Option("augment", None, "'shift', 'shift+flip', False, or a dict of flip, shift, scale "
+           "and rotate, e.g. {'rotate': 10} (command line: rotate=10,scale=0.1) (default: "
+           "mirrors unless the class names are digits, letters or sides)", _augment,
+           _choose_augment, base=True),
     Option("topk", None, "the k of the top-k accuracies reported", _topk, _choose_topk),
     Option("random_seed", 0, "seed of weights, order and augmentation",
            whole_number(0, 2**63 - 1)),
@@ -601,7 +704,15 @@ def ignored_on_resume(given: Dict[str, Any], recipe: Recipe) -> List[str]:
     return [option.name for option in OPTIONS
             if option.name in given and not option.resumable and (
                 option.name not in recipe.values
-                or _comparable(given[option.name]) != _comparable(recipe.values[option.name]))]
+                or not _same(given[option.name], recipe.values[option.name]))]
+
+
+def _same(given, value) -> bool:
+    if isinstance(value, dict):  # an augment dict: the keys given say what they say
+        given = _augment_pairs(given)
+        return isinstance(given, dict) and all(
+            key in value and _comparable(setting) == value[key] for key, setting in given.items())
+    return _comparable(given) == _comparable(value)
 
 
 def _comparable(value):

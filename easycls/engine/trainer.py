@@ -20,7 +20,7 @@ from .divergence import DivergenceGuard
 from .distributed import SINGLE, World, batch_norm_layers, sum_over_ranks, wrap_model
 from .evaluator import Evaluator, Scorer, gather_predictions
 from .interrupt import stop_at_step_boundaries
-from .options import Recipe
+from .options import Recipe, augment_settings
 from .schedule import WarmupCosine
 from .training_data import TrainingData, check_unreadable
 
@@ -99,8 +99,10 @@ class Trainer:
         weights = loss_weights(recipe.class_weight, [label for _, label in data.train.samples],
                                len(data.classes))
         self.class_weights = None if weights is None else weights.float().to(device)
-        self.augment = (BatchAugment(recipe.image_size, flip=recipe.augment == "shift+flip")
-                        if recipe.augment else None)
+        augment = augment_settings(recipe.augment)  # None, or flip, shift, scale and rotate
+        self.augment = (BatchAugment(recipe.image_size, shift_fraction=augment["shift"],
+                                     flip=augment["flip"], scale=augment["scale"],
+                                     rotate=augment["rotate"]) if augment else None)
         self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
         self.evaluator = Evaluator(Scorer(unwrap(self.model), recipe.input_spec, device,
                                           self.accel), data.classes)
