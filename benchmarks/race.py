@@ -9,6 +9,10 @@ this machine with the same threads:
 
 - easycls: `Classifier('LeNet')` (the classroom default) and `Classifier('FastNet')`
   (the small-picture preset), `train(epochs=N)`, nothing else set;
+- both sides compute with torch's thread count of this machine. Ultralytics' own
+  default on a CPU is one thread fewer than the cores (one of two here, the other
+  left to its loader workers); the race gives it the same threads as easycls, as
+  the issue asks, and `--peer-own-threads` leaves its default instead;
 - Ultralytics: YOLOv8n-cls built from `yolov8n-cls.yaml` (random weights, nothing
   downloaded), `train(epochs=N, batch=64, imgsz=<median picture side>)`. Its own
   default imgsz, 224, would enlarge 28-px pictures 64 times in area; it rounds the
@@ -127,11 +131,15 @@ def peer_environment(config: Path) -> dict:
         "YOLO_AUTOINSTALL": "False", "YOLO_VERBOSE": "False"}
 
 
-def ultralytics_side(data: Path, epochs: int, imgsz: int) -> dict:
+def ultralytics_side(data: Path, epochs: int, imgsz: int, own_threads: bool) -> dict:
     import csv
 
+    import torch
     from ultralytics import YOLO, settings
+    from ultralytics.utils import torch_utils
     settings.update({"sync": False})
+    if not own_threads:  # it sets torch's threads to this when it picks the CPU
+        torch_utils.NUM_THREADS = torch.get_num_threads()
     project = tempfile.mkdtemp(prefix="race_ultralytics_")
     try:
         started = time.perf_counter()
@@ -170,10 +178,10 @@ def ensure_peer() -> str:
     return None
 
 
-def run_side(side: str, data: Path, epochs: int, extra: str) -> dict:
+def run_side(side: str, data: Path, epochs: int, extra: str, flags=()) -> dict:
     """One side in a process of its own, so neither inherits the other's imports or memory."""
     command = [sys.executable, __file__, "--side", side, "--data-path", str(data),
-               "--epochs", str(epochs), "--extra", extra]
+               "--epochs", str(epochs), "--extra", extra, *flags]
     env = peer_environment(PEER_DIR.parent / "config") if side == "ultralytics" else os.environ
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
@@ -184,7 +192,7 @@ def run_side(side: str, data: Path, epochs: int, extra: str) -> dict:
 
 # ---------------------------------------------------------------------- report
 
-def race(name: str, data: Path, epochs: dict, peer_problem: str) -> dict:
+def race(name: str, data: Path, epochs: dict, peer_problem: str, peer_flags=()) -> dict:
     side = median_side(data / "training_set")
     rows = {}
     for label, backbone in (("easycls LeNet (default)", "LeNet"), ("easycls FastNet", "FastNet")):
@@ -192,7 +200,7 @@ def race(name: str, data: Path, epochs: dict, peer_problem: str) -> dict:
         print(f"  {label}: {summary(rows[label])}", flush=True)
     label = "Ultralytics YOLOv8n-cls"
     rows[label] = ({"error": peer_problem} if peer_problem else
-                   run_side("ultralytics", data, epochs["Ultralytics"], str(side)))
+                   run_side("ultralytics", data, epochs["Ultralytics"], str(side), peer_flags))
     print(f"  {label}: {summary(rows[label])}", flush=True)
     return rows
 
@@ -245,6 +253,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=10, help="for LeNet and Ultralytics")
     parser.add_argument("--fast-epochs", type=int, default=None,
                         help="for FastNet (default: the same as --epochs)")
+    parser.add_argument("--peer-own-threads", action="store_true",
+                        help="let Ultralytics compute with its own default threads (cores - 1)")
     parser.add_argument("--side", help=argparse.SUPPRESS)  # one side, run by the race itself
     parser.add_argument("--data-path", help=argparse.SUPPRESS)
     parser.add_argument("--extra", help=argparse.SUPPRESS)
@@ -252,7 +262,7 @@ def main():
     if args.side:
         data = Path(args.data_path)
         result = (easycls_side(data, args.extra, args.epochs) if args.side == "easycls" else
-                  ultralytics_side(data, args.epochs, int(args.extra)))
+                  ultralytics_side(data, args.epochs, int(args.extra), args.peer_own_threads))
         print("RESULT " + json.dumps(result))
         return
     import torch
@@ -261,7 +271,8 @@ def main():
               "Ultralytics": args.epochs}
     names = ["rps28", "fashion10k"] if args.data == "all" else [args.data]
     print(f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} "
-          f"threads; load average before: {os.getloadavg()[0]:.2f}")
+          f"threads (Ultralytics: {'its own default' if args.peer_own_threads else 'the same'}); "
+          f"load average before: {os.getloadavg()[0]:.2f}")
     peer_problem = ensure_peer()
     results, tables = {}, []
     for name in names:
@@ -270,7 +281,8 @@ def main():
             print(f"\n{name}: skipped, {BASE[name]} is not on this computer.")
             continue
         print(f"\n{name} ({data}):", flush=True)
-        results[name] = race(name, data, epochs, peer_problem)
+        results[name] = race(name, data, epochs, peer_problem,
+                             ["--peer-own-threads"] if args.peer_own_threads else [])
         tables.append(table(name, results[name], epochs))
     print(f"\nLoad average after: {os.getloadavg()[0]:.2f} (1 minute), "
           f"{os.getloadavg()[1]:.2f} (5 minutes)")

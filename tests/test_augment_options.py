@@ -9,7 +9,6 @@ import torch
 from easycls import Classifier, TrainingError, read_log
 from easycls.data import augment as augment_module
 from easycls.data.augment import BatchAugment, warp
-from easycls.data.batches import share_of
 from easycls.engine.options import (Context, augment_settings, ignored_on_resume,
                                     resolve_recipe)
 from easycls.models import get_spec
@@ -150,20 +149,6 @@ def test_random_turns_keep_the_dot_at_its_distance_within_the_angle_asked_for():
         assert math.hypot(row, col) == pytest.approx(6, abs=0.3)
         angles.append(math.degrees(math.atan2(-col, -row)))  # 0: straight up, +: to the left
     assert max(map(abs, angles)) <= 31 and max(angles) > 15 and min(angles) < -15
-
-
-def test_augmenting_parts_apart_equals_augmenting_the_whole_batch_with_zoom_and_turns():
-    images = torch.randint(0, 256, (10, 3, 16, 16), dtype=torch.uint8)
-    augment = BatchAugment(16, flip=True, scale=0.2, rotate=15)
-    whole = augment(images, torch.Generator().manual_seed(3))
-    assert whole.dtype == torch.uint8 and not torch.equal(whole, images)
-    generators = [torch.Generator().manual_seed(3) for _ in range(3)]
-    parts = []
-    for rank, generator in enumerate(generators):
-        first, number = share_of(10, rank, 3)
-        parts.append(augment(images[first:first + number], generator, part_of=(first, 10)))
-    assert torch.equal(torch.cat(parts), whole)
-    assert len({generator.get_state().sum().item() for generator in generators}) == 1
 
 
 def test_training_with_a_dict_records_it_and_resumes_with_it(fresh_data, tmp_path, capsys,

@@ -21,7 +21,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -63,10 +62,12 @@ def test_a_last_batch_that_would_leave_a_process_fewer_than_two_images_is_droppe
     assert _batch_slices(34, 32, drop_single=True) == [(0, 32), (32, 34)]
 
 
-def test_augmenting_the_parts_of_a_batch_apart_equals_augmenting_it_whole():
-    images = torch.randint(0, 256, (10, 1, 16, 16), dtype=torch.uint8)
-    augment = BatchAugment(16, flip=True)
+@pytest.mark.parametrize("channels, zoom_and_turns", [(1, {}), (3, {"scale": 0.2, "rotate": 15})])
+def test_augmenting_the_parts_of_a_batch_apart_equals_augmenting_it_whole(channels, zoom_and_turns):
+    images = torch.randint(0, 256, (10, channels, 16, 16), dtype=torch.uint8)
+    augment = BatchAugment(16, flip=True, **zoom_and_turns)
     whole = augment(images, torch.Generator().manual_seed(3))
+    assert whole.dtype == torch.uint8 and not torch.equal(whole, images)
     generators = [torch.Generator().manual_seed(3) for _ in range(3)]
     parts = []
     for rank, generator in enumerate(generators):
