@@ -167,3 +167,15 @@ def test_training_with_a_dict_records_it_and_resumes_with_it(fresh_data, tmp_pat
     assert "ignoring" not in capsys.readouterr().out
     saved = torch.load(tmp_path / "latest.pth", weights_only=True)["meta"]
     assert saved["epoch"] == 2 and saved["recipe"]["augment"] == recorded
+
+
+@pytest.mark.parametrize("backbone_augment, flips", [("shift", False), ("shift+flip", True),
+                                                     ({"flip": False}, False)])
+def test_a_dict_without_flip_follows_the_backbones_own_augment_and_says_so(backbone_augment, flips):
+    import dataclasses
+
+    spec = dataclasses.replace(get_spec("LeNet"), defaults={"augment": backbone_augment})
+    chosen = resolve_recipe(Context(spec, 3, 100, class_names=GESTURES),
+                            {"epochs": 2, "augment": {"rotate": 10}})
+    assert chosen.augment["flip"] is flips and chosen.augment["rotate"] == 10.0
+    assert "the LeNet default" in chosen.reasons["augment"]
