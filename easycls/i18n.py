@@ -83,6 +83,18 @@ CHINESE = {
         "随机平移，不做左右镜像：类别名（{names}）像数字、字母或方向，镜像会改变它们的意思；"
         "一定要镜像就设 augment='shift+flip'",
     "random shift and horizontal flip of training images": "训练图片随机平移和左右翻转",
+    "shifts up to {share:.0%} of the side": "平移最多边长的 {share:.0%}",
+    "no shifts": "不平移",
+    "zoom by {low:g} to {high:g}": "缩放 {low:g} 到 {high:g} 倍",
+    "turns of up to {degrees:g} degrees either way": "左右旋转最多 {degrees:g} 度",
+    "left-right mirrors": "左右镜像",
+    "no mirrors": "不镜像",
+    "the {backbone} default": "{backbone} 的默认做法",
+    "the class names ({names}) look like digits, letters or sides, which a mirror changes; "
+    "'flip': True mirrors anyway":
+        "类别名（{names}）像数字、字母或方向，镜像会改变它们的意思；一定要镜像就设 'flip': True",
+    "the class names do not look like digits, letters or sides":
+        "类别名不像数字、字母或方向",
     "linear lr warm-up, then cosine decay to 0": "学习率先线性预热，再按余弦降到 0",
     "not {value}: the lr must also come down within the {epochs} epoch(s)":
         "不用 {value}：学习率还要在这 {epochs} 轮之内降下来",
