@@ -2,9 +2,10 @@
 
     python benchmarks/backbones.py                  # 5 epochs, every backbone
     python benchmarks/backbones.py --epochs 5 --backbones LeNet FastNet ResNet18
+    python benchmarks/backbones.py --pictures 400 --epochs 2   # the first 400 pictures
 
 Each backbone: `Classifier(name).train(epochs=N)` with nothing else set, on the first
-1,000 training pictures, scored on the first 1,000 test pictures (chance: 10%).
+1,000 training pictures (or --pictures), scored on as many test pictures (chance: 10%).
 Prints best and final top-1, the wall time (decoding included) and the time as a
 ratio to LeNet's, measured in this run, as a Markdown table.
 """
@@ -17,8 +18,6 @@ import time
 from common import benchmark_data, quietly
 
 from easycls import Classifier
-
-PICTURES = 1000
 
 
 def train_one(backbone: str, root, epochs: int) -> dict:
@@ -41,9 +40,10 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--backbones", nargs="*", default=Classifier.sota())
+    parser.add_argument("--pictures", type=int, default=1000)
     args = parser.parse_args()
-    root = benchmark_data(limit=PICTURES)
-    print(f"{PICTURES} Fashion-MNIST pictures, {args.epochs} epochs, defaults; load average "
+    root = benchmark_data(limit=args.pictures)
+    print(f"{args.pictures} Fashion-MNIST pictures, {args.epochs} epochs, defaults; load average "
           f"before: {os.getloadavg()[0]:.2f}")
     rows = {}
     for backbone in args.backbones:
