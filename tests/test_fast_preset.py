@@ -64,22 +64,43 @@ def test_given_epochs_are_kept_as_given():
     assert recipe.epochs == 3 and "epochs" not in recipe.reasons
 
 
-def test_fastnet_trains_in_channels_last_on_a_cpu_and_saves_weights_any_network_loads(tmp_path):
+@pytest.mark.parametrize("native_bf16, precision", [
+    (True, "cpu: bfloat16 mixed precision, channels_last"),
+    (False, "cpu: float32, channels_last")])
+def test_fastnet_trains_in_channels_last_on_a_cpu_and_saves_weights_any_network_loads(
+        tmp_path, monkeypatch, native_bf16, precision):
     from easycls.data.synthetic import make_hand_gestures
+    from easycls.engine import accel
     from easycls.engine.checkpoint import read_checkpoint
 
+    monkeypatch.setattr(accel, "cpu_has_native_bf16", lambda: native_bf16)
     data = make_hand_gestures(tmp_path / "data", train_per_class=8, val_per_class=4,
                               test_per_class=0, size=32, seed=1)
     model = Classifier("FastNet")
     model.load_dataset(data)
     model.train(epochs=1, save_fold=tmp_path / "run", verbose=False)
     header = json.loads((tmp_path / "run" / "log.json").read_text().splitlines()[0])
-    assert header["precision"] == "cpu: float32, channels_last"
+    assert header["precision"] == precision
     plain = create_model("FastNet", 3, 1).eval()
     plain.load_state_dict(read_checkpoint(tmp_path / "run" / "latest.pth").state_dict)
     pictures = torch.rand(4, 1, 32, 32)
     with torch.no_grad():
         assert torch.allclose(plain(pictures), model.net.eval()(pictures), atol=1e-5)
+
+
+def test_cpu_mixed_precision_is_for_training_only_and_only_where_the_cpu_has_bf16(monkeypatch):
+    from easycls.engine import accel
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(accel, "cpu_has_native_bf16", lambda: True)
+    training = accel.Acceleration.for_device(cpu, channels_last_on_cpu=True, bf16_on_cpu=True)
+    assert training.amp_dtype == torch.bfloat16
+    # validation scores in float32, as evaluate() and inference do on a CPU
+    assert training.for_scoring().amp_dtype is None and training.for_scoring().channels_last
+    assert accel.Acceleration.for_device(cpu, bf16_on_cpu=True, enabled=False).amp_dtype is None
+    assert accel.Acceleration.for_device(cpu).amp_dtype is None  # a backbone not measured
+    monkeypatch.setattr(accel, "cpu_has_native_bf16", lambda: False)  # emulated: slower
+    assert accel.Acceleration.for_device(cpu, bf16_on_cpu=True).amp_dtype is None
 
 
 def test_lenet_stays_in_the_usual_memory_format_on_a_cpu(tmp_path, hand_data):

@@ -284,7 +284,7 @@ def test_mixed_precision_and_channels_last_path_trains(hand_data, tmp_path, monk
     from easycls.engine import accel, trainer
 
     monkeypatch.setattr(trainer.Acceleration, "for_device",
-                        classmethod(lambda cls, device, enabled=True, channels_last_on_cpu=False:
+                        classmethod(lambda cls, device, enabled=True, **cpu_flags:
                                     accel.Acceleration(
                             device, torch.bfloat16, channels_last=True)))
     model = Classifier("LeNet")

@@ -193,8 +193,9 @@ def _trainer(model, dataset, recipe: Recipe, folder: Path, device, extras, world
     if extras["patience"] is not None:
         callbacks.append(EarlyStopping(extras["patience"]))
     callbacks += extras["callbacks"] or []
-    accel = Acceleration.for_device(
-        device, channels_last_on_cpu=get_spec(recipe.backbone).channels_last_on_cpu)
+    spec = get_spec(recipe.backbone)
+    accel = Acceleration.for_device(device, channels_last_on_cpu=spec.channels_last_on_cpu,
+                                    bf16_on_cpu=spec.bf16_on_cpu)
     return Trainer(model, data, recipe, device, generator, callbacks, world, accel)
 
 

@@ -105,7 +105,7 @@ class Trainer:
                                      rotate=augment["rotate"]) if augment else None)
         self.normalize = Normalize(recipe.input_spec.mean, recipe.input_spec.std, device)
         self.evaluator = Evaluator(Scorer(unwrap(self.model), recipe.input_spec, device,
-                                          self.accel), data.classes)
+                                          self.accel.for_scoring()), data.classes)
         self.best: Dict[str, float] = {}
         self.improved: List[str] = []
         self.history: List[dict] = []

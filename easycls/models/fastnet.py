@@ -16,7 +16,8 @@ your ResNet", 2018) and Keller Jordan's airbench:
 - pictures taken at their median side within 32-64 px: 28-px ones enlarged to 32 learned
   finer features (rps28 reached 100% on 3 of 4 seeds at 32, none at 28);
 - channels_last memory on a CPU too, where it trains 1.3-1.5x faster than the
-  default layout;
+  default layout, and bfloat16 mixed precision on CPUs that have it natively (AVX512-BF16,
+  AMX), where a training step took 0.55x the time of float32's;
 - class scores scaled by 1/8 (Page's ResNet-9 does the same): max-pooled features
   are large, and unscaled scores made the first steps at the preset's high learning
   rate overshoot (a loss of 4.4 on 3 classes in the first epoch of rps28).
@@ -70,7 +71,7 @@ class FastNet(nn.Module):
 
 @register("FastNet", image_size=32, channels=0, mean=(0.5,), std=(0.5,),
           cam_layer=f"features.{len(WIDTHS) - 1}", min_image_size=16, sizes_from_data=(32, 64),
-          aliases=("ResNet9S",), channels_last_on_cpu=True,
+          aliases=("ResNet9S",), channels_last_on_cpu=True, bf16_on_cpu=True,
           defaults={"lr": 0.1, "batch_size": 128, "label_smoothing": 0.1})
 def fastnet(num_classes: int, channels: int = 3, pretrained: bool = False) -> nn.Module:
     if pretrained:

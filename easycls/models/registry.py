@@ -37,6 +37,9 @@ class ModelSpec:
     # Train in channels_last memory on a CPU too: only where it measured faster there
     # (docs/benchmarks.md); GPUs always use it.
     channels_last_on_cpu: bool = False
+    # Train in bfloat16 mixed precision on a CPU that has it natively (AVX512-BF16, AMX): only
+    # where it measured faster and as accurate (docs/benchmarks.md); validation stays float32.
+    bf16_on_cpu: bool = False
 
     def stats_for(self, channels: int) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
         """Normalisation mean/std for the given channel count."""
@@ -61,13 +64,14 @@ def _key(name: str) -> str:
 def register(name: str, *, image_size: int, channels: int, mean, std, cam_layer: str,
              defaults=None, aliases=(), pretrained_available: bool = False,
              min_image_size: int = 32, sizes_from_data: Optional[Tuple[int, int]] = None,
-             channels_last_on_cpu: bool = False):
+             channels_last_on_cpu: bool = False, bf16_on_cpu: bool = False):
     """Decorator that adds a builder `fn(num_classes, channels, pretrained)` to the registry."""
 
     def decorate(builder):
         spec = ModelSpec(name, builder, image_size, channels, tuple(mean), tuple(std),
                          dict(defaults or {}), tuple(aliases), pretrained_available,
-                         min_image_size, cam_layer, sizes_from_data, channels_last_on_cpu)
+                         min_image_size, cam_layer, sizes_from_data, channels_last_on_cpu,
+                         bf16_on_cpu)
         _REGISTRY[name] = spec
         for alias in (name, *aliases):
             _LOOKUP[_key(alias)] = name
