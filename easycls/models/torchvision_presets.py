@@ -10,7 +10,6 @@ from urllib.parse import urlparse
 import torch
 import torchvision
 from torch import nn
-
 from torchvision.models.efficientnet import MBConv
 from torchvision.models.mobilenetv2 import InvertedResidual as InvertedResidualV2
 from torchvision.models.mobilenetv3 import InvertedResidual as InvertedResidualV3
@@ -43,8 +42,8 @@ def load_imagenet_state(torchvision_name: str) -> dict:
             f"pretrained=False.") from exc
 
 
-def start_residual_branches_at_zero(model: nn.Module) -> int:
-    """Zero the last BatchNorm scale of every residual block; returns how many were zeroed.
+def _start_residual_blocks_at_zero(model: nn.Module) -> None:
+    """Zero the last BatchNorm scale of every residual block.
 
     Each block then starts as the identity, so a deep network starts as a shallow one
     and grows its depth as it learns (Goyal et al. 2017, "Accurate, large minibatch
@@ -52,7 +51,6 @@ def start_residual_branches_at_zero(model: nn.Module) -> int:
     diverging and lifts MobileNet, MobileNetV3 and EfficientNet off chance in two
     epochs (docs/benchmarks.md).
     """
-    zeroed = 0
     for block in model.modules():
         if isinstance(block, (BasicBlock, Bottleneck)):
             last_norm = block.bn3 if isinstance(block, Bottleneck) else block.bn2
@@ -63,8 +61,6 @@ def start_residual_branches_at_zero(model: nn.Module) -> int:
         else:
             continue
         nn.init.zeros_(last_norm.weight)
-        zeroed += 1
-    return zeroed
 
 
 def _start_head_like_any_linear_layer(model: nn.Module) -> None:
@@ -88,7 +84,7 @@ def _torchvision_builder(torchvision_name: str, zero_init: bool):
                                                  num_classes=num_classes)
             _start_head_like_any_linear_layer(model)
             if zero_init:
-                start_residual_branches_at_zero(model)
+                _start_residual_blocks_at_zero(model)
             return model
         model = torchvision.models.get_model(torchvision_name, weights=None)
         model.load_state_dict(load_imagenet_state(torchvision_name))
